@@ -1,0 +1,139 @@
+"""Count samplers driven by pre-drawn uniforms (inversion), vectorised over any shape.
+
+Why inversion: every stochastic flow in the engine consumes *one uniform per cell*
+drawn in advance from the run's own stream (see :mod:`resurgence.rng`). Mapping that
+uniform through the inverse CDF of the flow's distribution keeps random numbers
+synchronised between scenarios (common random numbers): the same run, week, region
+and mechanism always sees the same uniform, so a small policy change moves a count
+by a little, not to an unrelated draw.
+
+All three count laws the model needs are members of the Panjer (a, b, 0) class,
+whose probabilities obey ``p(k+1) = p(k) * (a + b*k)/(k+1)`` with ``b`` folded into
+the recursion below. One search routine therefore serves Poisson, negative binomial
+and binomial draws. The search visits only cells still unresolved, so its cost is
+O(cells + sum of counts). For large means (> ``NORMAL_SWITCH``) the moment-matched
+gamma quantile is used instead (error far below the model's parameter uncertainty);
+NumPy/SciPy offer no vectorised per-cell-uniform Poisson inverse that is fast enough
+(``scipy.stats.poisson.ppf`` is ~50x slower, see BENCHMARKS.md).
+
+The search runs in a Numba kernel when Numba is installed (measured ~4x faster than the
+vectorised NumPy search, which remains as the fallback and as the reference in tests);
+both give identical counts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import gammaincinv
+
+try:  # optional accelerator; results are identical either way
+    import numba
+except ImportError:  # pragma: no cover - exercised when numba is absent
+    numba = None
+
+NORMAL_SWITCH = 40.0
+_MAX_STEPS = 400
+USE_NUMBA = numba is not None
+
+
+def _search_numpy(u: np.ndarray, p0: np.ndarray, a: np.ndarray, b: np.ndarray,
+                  nmax: np.ndarray) -> np.ndarray:
+    """Smallest k with F(k) >= u for an (a,b,0) law: p(k) = p(k-1) * (a + b/k).
+    All inputs are 1-D of equal length."""
+    out = np.zeros(u.size, dtype=np.float64)
+    idx = np.flatnonzero(u > p0)
+    if idx.size == 0:
+        return out
+    # rows: a, b, u, p(k), F(k), nmax -- compacted together as cells resolve
+    st = np.stack([a[idx], b[idx], u[idx], p0[idx], p0[idx], nmax[idx]])
+    k = 0
+    while idx.size and k < _MAX_STEPS:
+        k += 1
+        st[3] *= st[0] + st[1] / k
+        st[4] += st[3]
+        keep = (st[2] > st[4]) & (st[5] > k)
+        if not keep.all():
+            out[idx[~keep]] = k
+            idx = idx[keep]
+            st = st[:, keep]
+    out[idx] = k
+    return out
+
+
+if numba is not None:
+
+    @numba.njit(cache=True, nogil=True)
+    def _search_numba(u, p0, a, b, nmax):  # pragma: no cover - compiled
+        out = np.empty(u.size)
+        for i in range(u.size):
+            ui, p, ai, bi, nm = u[i], p0[i], a[i], b[i], nmax[i]
+            c = p
+            k = 0
+            while ui > c and k < nm and k < _MAX_STEPS:
+                k += 1
+                p *= ai + bi / k
+                c += p
+            out[i] = k
+        return out
+
+
+def _inverse(u, p0, a, b, nmax, shape) -> np.ndarray:
+    args = [np.ascontiguousarray(np.broadcast_to(x, shape), dtype=np.float64).reshape(-1)
+            for x in (u, p0, a, b, nmax)]
+    fn = _search_numba if USE_NUMBA else _search_numpy
+    return fn(*args).reshape(shape)
+
+
+def _large_mean_quantile(u: np.ndarray, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """Moment-matched gamma quantile, rounded: keeps the right skew of a count law."""
+    shape = mean * mean / var
+    return np.floor(gammaincinv(shape, np.clip(u, 1e-12, 1 - 1e-12)) * (var / mean) + 0.5)
+
+
+def poisson(mean: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Poisson(mean) by inversion of ``u``; returns float64 counts."""
+    mean = np.maximum(np.asarray(mean, dtype=np.float64), 0.0)
+    shape = np.broadcast_shapes(mean.shape, np.shape(u))
+    mean = np.broadcast_to(mean, shape)
+    big = mean > NORMAL_SWITCH
+    m = np.where(big, 0.0, mean)
+    out = _inverse(u, np.exp(-m), 0.0, m, np.inf, shape)
+    if big.any():
+        out[big] = _large_mean_quantile(np.broadcast_to(u, shape)[big], mean[big], mean[big])
+    return out
+
+
+def negbin(mean: np.ndarray, k: np.ndarray | float, u: np.ndarray) -> np.ndarray:
+    """Negative binomial with mean ``mean`` and size (dispersion) ``k``: var = m + m^2/k."""
+    mean = np.maximum(np.asarray(mean, dtype=np.float64), 0.0)
+    shape = np.broadcast_shapes(mean.shape, np.shape(k), np.shape(u))
+    mean = np.broadcast_to(mean, shape)
+    k = np.broadcast_to(np.asarray(k, dtype=np.float64), shape)
+    big = mean > NORMAL_SWITCH
+    m = np.where(big, 0.0, mean)
+    q = m / (k + m)
+    # p(j)/p(j-1) = q (k + j - 1) / j  =>  a = q, b = q (k - 1)
+    out = _inverse(u, np.exp(k * np.log1p(-q)), q, q * (k - 1.0), np.inf, shape)
+    if big.any():
+        mb = mean[big]
+        out[big] = _large_mean_quantile(np.broadcast_to(u, shape)[big], mb, mb + mb * mb / k[big])
+    return out
+
+
+def binomial(n: np.ndarray, p: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Binomial(n, p) by inversion; ``n`` is rounded down to an integer count."""
+    n = np.floor(np.maximum(np.asarray(n, dtype=np.float64), 0.0))
+    p = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0 - 1e-12)
+    shape = np.broadcast_shapes(n.shape, p.shape, np.shape(u))
+    n, p = np.broadcast_to(n, shape), np.broadcast_to(p, shape)
+    mean = n * p
+    big = mean > NORMAL_SWITCH
+    pp = np.where(big, 0.0, p)
+    r = pp / (1.0 - pp)
+    # p(j)/p(j-1) = r (n - j + 1) / j  =>  a = -r, b = r (n + 1)
+    out = _inverse(u, np.exp(n * np.log1p(-pp)), -r, r * (n + 1.0), n, shape)
+    if big.any():
+        ub = np.broadcast_to(u, shape)[big]
+        var = mean[big] * (1 - p[big])
+        out[big] = np.minimum(_large_mean_quantile(ub, mean[big], var), n[big])
+    return out
