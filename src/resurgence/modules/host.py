@@ -41,6 +41,8 @@ class Host(Module):
           beta(16, 4), ("C13",), "seed: 'poor coordination among different branches'"),
         P(N, "be_floor", 0.35, "0-1", "Baghdad-Erbil coordination without any mediation",
           beta(4, 7), ("C18",)),
+        P(N, "seam_share", 0.4, "0-1", "share of a disputed governorate's IS operating space along the Baghdad-Erbil seam",
+          beta(4, 6), ("C18",), "LITERATURE: ungoverned gaps 5-10 miles wide, 40-60 miles long in Diyala"),
         P(N, "be_rate", 0.04, "1/week", "speed at which Baghdad-Erbil coordination adjusts",
           lognormal(0.04, 0.4), ("C18",)),
         P(N, "pmf_combat_weight", 0.15, "1", "militia contribution to presence where PMF are strong, per unit strength",
@@ -83,7 +85,8 @@ class Host(Module):
         g = (p.cap_growth + p.cap_growth_training * np.minimum(train, 1.0)) / 52.0
         s.capability = s.capability + g * s.capability * (1.0 - s.capability / p.cap_max)
         s.be_coord = s.be_coord + p.be_rate * (self._be_target(p, lv, s.mediation) - s.be_coord)
-        s.coord = p.branch_coordination * np.where(self._disputed, s.be_coord, 1.0)
+        seam = 1.0 - p.seam_share * (1.0 - s.be_coord)
+        s.coord = p.branch_coordination * np.where(self._disputed, seam, 1.0)
         presence = (1.0 - p.pandemic_presence_cut * lv["pandemic"]) * (
             1.0 - p.protest_presence_cut * lv["protests"] * self._federal)
         quality = (1.0 - p.corruption_cut * (lv["corruption"] - 0.5)) * (

@@ -63,6 +63,8 @@ class Politics(Module):
         self._aff = th.attrs["iran_affinity"][None, :]
         self._pmf = th.attrs["pmf_presence"][None, :]
         self._bases0 = max(int(sim.drivers.base_open[0].sum()), 1)
+        w = th.population / th.population.sum()
+        self._shape = (0.4 + 0.8 * self._aff) / float(((0.4 + 0.8 * self._aff[0]) * w).sum())
 
     def step(self, sim, t: int) -> None:
         s, p, lv = sim.s, sim.p, sim.levers(t)
@@ -77,7 +79,9 @@ class Politics(Module):
                     + p.influence_militia * (s.militia_strength - 1.0)
                     + p.influence_pressure * (s.pressure - p.pressure_0))
         s.influence = np.clip(s.influence + p.influence_rate * (target_i - s.influence), 0.0, 1.0)
-        regional = np.clip(s.influence * (0.4 + 0.8 * self._aff)
+        # regional index: the national level shaped by affinity (population mean = national)
+        # and raised where militias are strong
+        regional = np.clip(s.influence * self._shape
                            * (1.0 + 0.5 * self._pmf * (s.militia_strength - 1.0)), 0.0, 1.0)
         bases = s.base_open.sum(axis=1, keepdims=True) / self._bases0
         s.leverage = np.maximum(0.4 * np.sqrt(presence) + 0.3 * np.minimum(bases, 1.5)

@@ -1,0 +1,226 @@
+"""The ``resurgence`` command line."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import __version__
+from .compare import contrast
+from .engine import PLAN, all_params, plan_table
+from .ensemble import resolve, run_ensemble
+from .params import DEFAULTS_VERSION
+from .results import BundleError
+from .scenario import SCHEDULES, ScenarioError, load_scenario, shipped_names
+from .theatre import TheatreError
+
+app = typer.Typer(help="resurgence: how a foreign-troop drawdown changes an insurgency and a "
+                  "rival power's influence (Iraq, 2020).", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+scen_app = typer.Typer(help="List and show scenarios.", no_args_is_help=True)
+model_app = typer.Typer(help="Inspect the model: step plan and parameters.", no_args_is_help=True)
+app.add_typer(scen_app, name="scenarios")
+app.add_typer(model_app, name="model")
+console = Console(width=None if sys.stdout.isatty() else 150)
+err = Console(stderr=True)
+
+USER_ERRORS = (ScenarioError, TheatreError, BundleError, FileExistsError, ValueError, KeyError)
+
+
+def user_errors(fn):
+    """Bad input exits with status 2 and one line on stderr, never a traceback."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except USER_ERRORS as exc:
+            msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            err.print(f"[bold red]error:[/] {msg}", markup=True, highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+    return wrapper
+
+
+def _progress(total: int, label: str):
+    return Progress(TextColumn(f"[bold]{label}[/]"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=err, transient=False, disable=not sys.stderr.isatty()
+                    and total < 0)
+
+
+Runs = Annotated[int, typer.Option("--runs", "-n", help="Monte Carlo runs per scenario.")]
+Seed = Annotated[int, typer.Option("--seed", "-s", help="Root random seed.")]
+Workers = Annotated[int, typer.Option("--workers", "-w", help="Local worker processes.")]
+Weeks = Annotated[int | None, typer.Option("--weeks", help="Override the scenario horizon (weeks).")]
+Chunk = Annotated[int, typer.Option("--chunk-size", help="Runs per work unit (results do not depend on it).")]
+
+
+@app.command()
+@user_errors
+def run(scenario: Annotated[str, typer.Argument(help="Shipped scenario name or path to a TOML file.")],
+        out: Annotated[Path, typer.Option("--out", "-o", help="Results bundle directory to create.")],
+        runs: Runs = 200, seed: Seed = 1, workers: Workers = 1, weeks: Weeks = None,
+        chunk_size: Chunk = 250,
+        overwrite: Annotated[bool, typer.Option(help="Replace an existing bundle.")] = False) -> None:
+    """Run one scenario as a Monte Carlo ensemble and write a results bundle."""
+    sc = resolve(scenario, weeks)
+    with _progress(runs, f"run {sc.name}") as prog:
+        task = prog.add_task("runs", total=runs)
+        res = run_ensemble([sc], runs, seed, out=out, workers=workers, chunk_size=chunk_size,
+                           overwrite=overwrite, progress=lambda k: prog.advance(task, k))
+    s = res.summaries[sc.name]
+    table = Table(title=f"{sc.name}: {runs} runs, seed {seed}, {sc.weeks} weeks from {sc.start}")
+    for col in ("outcome", "P10", "median", "P90"):
+        table.add_column(col, justify="right" if col != "outcome" else "left")
+    for c in contrast(s, s):
+        lo, mid, hi = c.a
+        table.add_row(c.summary, *(_num(v, c.kind) for v in (lo, mid, hi)))
+    console.print(table)
+    console.print(f"results bundle: [bold]{res.bundle}[/] ({res.wall_time_s:.1f} s)")
+
+
+def _num(v: float, kind: str = "quantiles") -> str:
+    if kind == "probability":
+        return f"{v:.0%}"
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
+
+def _cell(t: tuple[float, float, float], kind: str) -> str:
+    return f"{_num(t[1], kind)} [{_num(t[0], kind)}, {_num(t[2], kind)}]"
+
+
+@app.command()
+@user_errors
+def compare(a: Annotated[str, typer.Argument(help="Reference scenario (name or path).")],
+            b: Annotated[str, typer.Argument(help="Alternative scenario (name or path).")],
+            runs: Runs = 200, seed: Seed = 1, workers: Workers = 1, weeks: Weeks = None,
+            chunk_size: Chunk = 250,
+            out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write a results bundle.")] = None,
+            overwrite: Annotated[bool, typer.Option(help="Replace an existing bundle.")] = False,
+            as_json: Annotated[bool, typer.Option("--json", help="Print the contrasts as JSON.")] = False) -> None:
+    """Compare two scenarios run with common random numbers: paired differences B - A."""
+    sa, sb = resolve(a, weeks), resolve(b, weeks)
+    with _progress(2 * runs, f"compare {sa.name} vs {sb.name}") as prog:
+        task = prog.add_task("runs", total=2 * runs)
+        res = run_ensemble([sa, sb], runs, seed, out=out, workers=workers, chunk_size=chunk_size,
+                           overwrite=overwrite, progress=lambda k: prog.advance(task, k))
+    rows = contrast(res.summaries[sa.name], res.summaries[sb.name])
+    if as_json:
+        print(json.dumps({"a": sa.name, "b": sb.name, "runs": runs, "seed": seed,
+                          "contrasts": [r.as_dict() for r in rows]}, indent=1))
+        return
+    table = Table(title=f"{sb.name} vs {sa.name}: {runs} paired runs (common random numbers), "
+                  f"seed {seed}, {sa.weeks} weeks from {sa.start}")
+    for col in ("outcome", sa.name, sb.name, "effect B-A", "P(B>A)"):
+        table.add_column(col, justify="left" if col == "outcome" else "right", no_wrap=True)
+    for r in rows:
+        table.add_row(r.summary, *(_cell(t, r.kind) for t in (r.a, r.b, r.diff)),
+                      f"{r.p_increase:.0%}")
+    console.print(table)
+    console.print("Cells: median [P10, P90] across runs; holds_ground_*, collapse_any and "
+                  "exit_ordered: probability [80% bootstrap interval]. Effects are paired per run "
+                  "(common random numbers), so they show policy, not noise. Outcomes: "
+                  "`resurgence model outcomes`.")
+    if res.bundle:
+        console.print(f"results bundle: [bold]{res.bundle}[/]")
+
+
+@scen_app.command("list")
+@user_errors
+def scenarios_list() -> None:
+    """List the shipped scenarios."""
+    table = Table(title="shipped scenarios")
+    for col in ("name", "base", "title", "claims"):
+        table.add_column(col)
+    for name in shipped_names():
+        sc = load_scenario(name)
+        raw_base = load_scenario(name).base
+        table.add_row(name, raw_base or "", sc.title, " ".join(sc.claims))
+    console.print(table)
+
+
+@scen_app.command("show")
+@user_errors
+def scenarios_show(name: Annotated[str, typer.Argument(help="Shipped scenario name or path.")],
+                   as_json: Annotated[bool, typer.Option("--json", help="Print the resolved scenario as JSON.")] = False) -> None:
+    """Show a scenario with its base resolved: schedules, bases, shocks, policy."""
+    sc = load_scenario(name)
+    if as_json:
+        print(json.dumps(sc.model_dump(mode="json"), indent=1))
+        return
+    console.print(f"[bold]{sc.name}[/]: {sc.title}\n{sc.description}\n"
+                  f"start {sc.start}, {sc.weeks} weeks; base: {sc.base or '-'}; claims: {' '.join(sc.claims)}")
+    table = Table(title="schedules (dated points; linear between, flat outside)")
+    table.add_column("lever")
+    table.add_column("points")
+    table.add_column("meaning")
+    for lever, (default, _lo, _hi, meaning) in SCHEDULES.items():
+        pts = sc.schedule(lever)
+        txt = ", ".join(f"{d}: {v:g}" for d, v in pts) if pts else f"default {default:g}"
+        table.add_row(lever, txt, meaning)
+    console.print(table)
+    for b in sc.bases:
+        console.print(f"base {b.name}: close {b.close or '-'} reopen {b.reopen or '-'}")
+    for s in sc.shocks:
+        console.print(f"shock {s.date} {s.kind} region={s.region} magnitude={s.magnitude:g} "
+                      f"weeks={s.weeks} {s.note}")
+    console.print(f"policy: responsive={sc.policy.responsive} threshold={sc.policy.expel_threshold} "
+                  f"exit_weeks={sc.policy.exit_weeks}")
+    if sc.params:
+        console.print(f"parameter overrides: {sc.params}")
+
+
+@model_app.command("plan")
+def model_plan() -> None:
+    """Print the weekly step plan: modules in order, what each reads, writes and records."""
+    table = Table(title=f"weekly step plan (resurgence {__version__}, defaults {DEFAULTS_VERSION})")
+    for col in ("step", "module", "title", "reads", "writes", "records", "claims"):
+        table.add_column(col, overflow="fold")
+    for row in plan_table():
+        table.add_row(*(row[k] for k in ("step", "module", "title", "reads", "writes", "records", "claims")))
+    console.print(table)
+    console.print(f"{len(PLAN)} modules, {len(all_params())} parameters. Each week every module "
+                  "steps once, in this order.")
+
+
+@model_app.command("params")
+def model_params(module: Annotated[str | None, typer.Option(help="Only this module.")] = None) -> None:
+    """List the parameters: default, units, prior, claims and source."""
+    table = Table(title=f"parameters (defaults {DEFAULTS_VERSION})")
+    for col in ("name", "module", "default", "units", "prior", "claims", "source"):
+        table.add_column(col, overflow="fold")
+    for p in all_params():
+        if module and p.module != module:
+            continue
+        table.add_row(p.name, p.module, f"{p.default:g}", p.units, p.prior.describe(),
+                      " ".join(p.claims), p.source)
+    console.print(table)
+
+
+@model_app.command("outcomes")
+def model_outcomes() -> None:
+    """List the per-run outcomes that run/compare report."""
+    from .summaries import SUMMARIES
+
+    table = Table(title="per-run outcomes")
+    for col in ("name", "unit", "description"):
+        table.add_column(col)
+    for s in SUMMARIES:
+        table.add_row(s.name, s.unit, s.description)
+    console.print(table)
+
+
+@app.command()
+def version() -> None:
+    """Print the package version and the default-parameter version."""
+    print(f"resurgence {__version__} (defaults {DEFAULTS_VERSION})")
+
+
+def main() -> None:  # pragma: no cover
+    app()
