@@ -77,6 +77,69 @@ if numba is not None:
         return out
 
 
+    @numba.njit(cache=True, nogil=True)
+    def _fused(law, x, y, u, switch):  # pragma: no cover - compiled
+        """law 0: Poisson(mean=x); 1: NB(mean=x, size=y); 2: Binomial(n=x, p=y). 2-D
+        (possibly broadcast, non-contiguous) inputs; -1 marks cells above ``switch``."""
+        n0, n1 = u.shape
+        out = np.empty((n0, n1))
+        for i in range(n0):
+            for j in range(n1):
+                ui = u[i, j]
+                if law == 0:
+                    m = max(x[i, j], 0.0)
+                    mean, nm = m, np.inf
+                    p, a, b = np.exp(-m), 0.0, m
+                elif law == 1:
+                    m = max(x[i, j], 0.0)
+                    k = y[i, j]
+                    mean, nm = m, np.inf
+                    q = m / (k + m)
+                    p, a, b = np.exp(k * np.log1p(-q)), q, q * (k - 1.0)
+                else:
+                    nn = np.floor(max(x[i, j], 0.0))
+                    pp = min(max(y[i, j], 0.0), 1.0 - 1e-12)
+                    mean, nm = nn * pp, nn
+                    r = pp / (1.0 - pp)
+                    p, a, b = np.exp(nn * np.log1p(-pp)), -r, r * (nn + 1.0)
+                if mean > switch:
+                    out[i, j] = -1.0
+                    continue
+                c = p
+                kk = 0
+                while ui > c and kk < nm and kk < _MAX_STEPS:
+                    kk += 1
+                    p *= a + b / kk
+                    c += p
+                out[i, j] = kk
+        return out
+
+
+def _fast(law: int, x, y, u) -> np.ndarray | None:
+    """Fused Numba path for 2-D draws; None where it does not apply (NumPy fallback)."""
+    if not USE_NUMBA or np.ndim(u) != 2:
+        return None
+    shape = np.shape(u)
+    x = np.broadcast_to(np.asarray(x, dtype=np.float64), shape)
+    y = np.broadcast_to(np.asarray(y, dtype=np.float64), shape)
+    u = np.asarray(u)
+    out = _fused(law, x, y, u, NORMAL_SWITCH)
+    big = out < 0
+    if big.any():
+        ub = u[big]
+        if law == 0:
+            m = x[big]
+            out[big] = _large_mean_quantile(ub, m, m)
+        elif law == 1:
+            m = x[big]
+            out[big] = _large_mean_quantile(ub, m, m + m * m / y[big])
+        else:
+            n = np.floor(x[big])
+            pp = np.clip(y[big], 0.0, 1.0 - 1e-12)
+            out[big] = np.minimum(_large_mean_quantile(ub, n * pp, n * pp * (1 - pp)), n)
+    return out
+
+
 def _inverse(u, p0, a, b, nmax, shape) -> np.ndarray:
     args = [np.ascontiguousarray(np.broadcast_to(x, shape), dtype=np.float64).reshape(-1)
             for x in (u, p0, a, b, nmax)]
@@ -92,6 +155,9 @@ def _large_mean_quantile(u: np.ndarray, mean: np.ndarray, var: np.ndarray) -> np
 
 def poisson(mean: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Poisson(mean) by inversion of ``u``; returns float64 counts."""
+    fast = _fast(0, mean, 0.0, u)
+    if fast is not None:
+        return fast
     mean = np.maximum(np.asarray(mean, dtype=np.float64), 0.0)
     shape = np.broadcast_shapes(mean.shape, np.shape(u))
     mean = np.broadcast_to(mean, shape)
@@ -105,6 +171,9 @@ def poisson(mean: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 def negbin(mean: np.ndarray, k: np.ndarray | float, u: np.ndarray) -> np.ndarray:
     """Negative binomial with mean ``mean`` and size (dispersion) ``k``: var = m + m^2/k."""
+    fast = _fast(1, mean, k, u)
+    if fast is not None:
+        return fast
     mean = np.maximum(np.asarray(mean, dtype=np.float64), 0.0)
     shape = np.broadcast_shapes(mean.shape, np.shape(k), np.shape(u))
     mean = np.broadcast_to(mean, shape)
@@ -122,6 +191,9 @@ def negbin(mean: np.ndarray, k: np.ndarray | float, u: np.ndarray) -> np.ndarray
 
 def binomial(n: np.ndarray, p: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Binomial(n, p) by inversion; ``n`` is rounded down to an integer count."""
+    fast = _fast(2, n, p, u)
+    if fast is not None:
+        return fast
     n = np.floor(np.maximum(np.asarray(n, dtype=np.float64), 0.0))
     p = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0 - 1e-12)
     shape = np.broadcast_shapes(n.shape, p.shape, np.shape(u))
