@@ -222,5 +222,17 @@ def version() -> None:
     print(f"resurgence {__version__} (defaults {DEFAULTS_VERSION})")
 
 
+def _register() -> None:
+    from .cli_data import data_app
+    from .cli_fit import calibrate_cmd, forecast_cmd
+
+    app.command("calibrate")(user_errors(calibrate_cmd))
+    app.command("forecast")(user_errors(forecast_cmd))
+    app.add_typer(data_app, name="data")
+
+
+_register()
+
+
 def main() -> None:  # pragma: no cover
     app()

@@ -9,6 +9,7 @@ common random numbers, so their paired differences are policy effects, not noise
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -22,6 +23,7 @@ from . import __version__
 from .drivers import compile_drivers
 from .engine import all_metrics, all_params, default_params, simulate_chunk
 from .params import DEFAULTS_VERSION, ParamSet, defaults_digest
+from .posterior import Posterior
 from .results import Bundle, BundleWriter
 from .scenario import Scenario, ScenarioError, load_scenario
 from .summaries import run_summaries
@@ -71,28 +73,73 @@ def chunks(runs: int, chunk_size: int) -> list[np.ndarray]:
     return [np.arange(i, min(i + chunk_size, runs)) for i in range(0, runs, chunk_size)]
 
 
+def spun_up(sc: Scenario, spinup: dt.date | None) -> tuple[Scenario, int]:
+    """The scenario extended back to ``spinup`` on its own weekly grid, and the number of
+    weeks of spin-up to drop from the outputs."""
+    if spinup is None or spinup >= sc.start:
+        return sc, 0
+    off = -(-(sc.start - spinup).days // 7)
+    start = sc.start - dt.timedelta(days=7 * off)
+    return sc.model_copy(update={"start": start, "weeks": sc.weeks + off}), off
+
+
+def simulate_spun(sc: Scenario, theatre: Theatre, params: ParamSet, run_ids: np.ndarray,
+                  seed: int, spinup: dt.date | None = None) -> dict[str, np.ndarray]:
+    full, off = spun_up(sc, spinup)
+    out = simulate_chunk(full, theatre, params, run_ids, seed)
+    return {k: v[:, off:] for k, v in out.items()} if off else out
+
+
 def _work(args) -> tuple[int, np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
-    si, sc, theatre_ref, params, run_ids, seed = args
+    si, sc, theatre_ref, params, run_ids, seed, spinup = args
     theatre = load_theatre(theatre_ref)
-    out = simulate_chunk(sc, theatre, params, run_ids, seed)
+    out = simulate_spun(sc, theatre, params, run_ids, seed, spinup)
     return si, run_ids, out, run_summaries(out, theatre, compile_drivers(sc, theatre).grid)
 
 
-def _tasks(scs, theatre_ref, params_all, runs, chunk_size, seed) -> Iterator[tuple]:
+def _tasks(scs, theatre_ref, params_all, runs, chunk_size, seed, spinup) -> Iterator[tuple]:
     for ids in chunks(runs, chunk_size):
         for si, sc in enumerate(scs):
-            yield (si, sc, theatre_ref, scenario_params(sc, params_all).take(ids), ids, seed)
+            yield (si, sc, theatre_ref, scenario_params(sc, params_all).take(ids), ids, seed,
+                   spinup)
+
+
+def _map_work(args):
+    sc, theatre_ref, params, run_ids, seed, spinup, fn = args
+    theatre = load_theatre(theatre_ref)
+    return fn(simulate_spun(sc, theatre, params, run_ids, seed, spinup), params, run_ids)
+
+
+def map_runs(sc: Scenario, params: ParamSet, run_ids: np.ndarray, seed: int, fn: Callable,
+             *, theatre: str | Path = "iraq", spinup: dt.date | None = None,
+             chunk_size: int = 250, workers: int = 1) -> list:
+    """Simulate runs ``run_ids`` (``params`` holds one value per run) in chunks and apply
+    ``fn(arrays, params_chunk, run_ids_chunk)`` to each chunk in the worker; results come
+    back in chunk order. ``fn`` must be picklable (a module-level function or partial)."""
+    run_ids = np.asarray(run_ids)
+    th = load_theatre(theatre)
+    ref = str(th.source_dir) if th.name != "iraq" else "iraq"
+    tasks = ((sc, ref, params.take(np.arange(i, min(i + chunk_size, len(run_ids)))),
+              run_ids[i:i + chunk_size], seed, spinup, fn)
+             for i in range(0, len(run_ids), chunk_size))
+    if workers == 1:
+        return [_map_work(t) for t in tasks]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(_map_work, tasks))
 
 
 def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: int, *,
                  out: str | Path | None = None, weeks: int | None = None,
                  theatre: str | Path = "iraq", params: ParamSet | None = None,
                  workers: int = 1, chunk_size: int = 250, overwrite: bool = False,
-                 progress: ProgressFn | None = None) -> EnsembleResult:
+                 progress: ProgressFn | None = None, posterior: Posterior | None = None,
+                 manifest_extra: dict | None = None) -> EnsembleResult:
     """Run ``runs`` runs of each scenario with root seed ``seed``.
 
     ``params`` holds one value per run (e.g. posterior draws); by default every run uses the
-    versioned defaults. With ``out``, the full per-run series stream into a results bundle.
+    versioned defaults. With a ``posterior``, run ``i`` uses draw ``i mod D`` and every run
+    starts at the posterior's start date (spin-up through the history), reporting from the
+    scenario's start. With ``out``, the full per-run series stream into a results bundle.
     """
     if runs < 1:
         raise ValueError(f"option '--runs' = {runs}: expected at least 1")
@@ -107,15 +154,26 @@ def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: in
                             + ", ".join(f"{s.name} {s.start}+{s.weeks}w" for s in scs))
     for sc in scs:  # validate early: regions, bases and parameter names
         compile_drivers(sc, th)
+    spinup = None
+    if posterior is not None:
+        if params is not None:
+            raise ValueError("pass either params or a posterior, not both")
+        params = posterior.paramset(np.arange(runs))
+        spinup = posterior.start
     params_all = params if params is not None else default_params(runs)
     if params_all.runs != runs:
         raise ValueError(f"params hold {params_all.runs} runs, expected {runs}")
     theatre_ref = str(th.source_dir) if th.name != "iraq" else "iraq"
     result = EnsembleResult(scs, runs, seed)
     summaries: list[dict[str, list]] = [{} for _ in scs]
-    writer = _writer(out, scs, th, runs, seed, params_all, overwrite) if out else None
+    extra = dict(manifest_extra or {})
+    if posterior is not None:
+        extra["posterior"] = {"case": posterior.case, "start": posterior.start.isoformat(),
+                              "until": posterior.until.isoformat(), "draws": posterior.size,
+                              **{k: v for k, v in posterior.meta.items() if k in ("seed", "method")}}
+    writer = _writer(out, scs, th, runs, seed, params_all, overwrite, extra) if out else None
     try:
-        tasks = _tasks(scs, theatre_ref, params_all, runs, chunk_size, seed)
+        tasks = _tasks(scs, theatre_ref, params_all, runs, chunk_size, seed, spinup)
         for si, ids, arrays, summ in _execute(tasks, workers):
             if writer is not None:
                 regional = {m.name: arrays[m.name] for m in all_metrics() if m.level == "region"}
@@ -161,7 +219,8 @@ def _execute(tasks: Iterator[tuple], workers: int) -> Iterator[tuple]:
             yield f.result()
 
 
-def _writer(out, scs, th: Theatre, runs, seed, params: ParamSet, overwrite) -> BundleWriter:
+def _writer(out, scs, th: Theatre, runs, seed, params: ParamSet, overwrite,
+            extra: dict) -> BundleWriter:
     specs = all_params()
     manifest = {
         "package": "resurgence", "version": __version__, "seed": int(seed), "runs": int(runs),
@@ -172,6 +231,7 @@ def _writer(out, scs, th: Theatre, runs, seed, params: ParamSet, overwrite) -> B
                    "values_digest": params.digest(), "mean_values": params.summary()},
         "rng": "SeedSequence(seed, spawn_key=(run,)) -> PCG64, one uniform block per run",
         "host": {"cpu_count": os.cpu_count()},
+        **extra,
     }
     return BundleWriter(out, regions=list(th.codes), national_code=th.national_code,
                         metrics=all_metrics(), start_date=scs[0].start, weeks=scs[0].weeks,

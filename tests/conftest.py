@@ -1,0 +1,90 @@
+"""Shared fixtures for the simulator-core tests.
+
+Simulations are cached for the whole session: an ensemble of every shipped scenario
+(``shipped``) and a memoised ``simulate`` that returns the full per-run metric arrays of a
+scenario variant. Keep ensembles small (60-200 runs) so the suite stays fast.
+
+Scenario variants are built with ``variant``: the resolved scenario dumped to a dict, the
+given schedules replaced, shocks appended, parameters merged, and validated again with
+``parse_scenario`` (so every variant is checked like a scenario file).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+
+from resurgence.engine import default_params, simulate_chunk
+from resurgence.ensemble import EnsembleResult, resolve, run_ensemble, scenario_params
+from resurgence.scenario import Scenario, load_scenario, parse_scenario, shipped_names
+from resurgence.theatre import Theatre, load_theatre
+
+SEED = 2020
+#: weeks of the default horizon from 2020-12-01
+WEEKS = 104
+#: runs of the cached shipped-scenario ensemble (also the golden ensemble)
+SHIPPED_RUNS = 200
+
+Arrays = dict[str, np.ndarray]
+
+
+@pytest.fixture(scope="session")
+def theatre() -> Theatre:
+    return load_theatre("iraq")
+
+
+@pytest.fixture(scope="session")
+def shipped() -> EnsembleResult:
+    """Every shipped scenario, 200 runs, seed 2020, 104 weeks: per-run summaries."""
+    return run_ensemble(shipped_names(), SHIPPED_RUNS, SEED)
+
+
+def _variant(base: str | Scenario, name: str, *, schedules: Mapping[str, Any] | None = None,
+             shocks: Sequence[Mapping[str, Any]] = (), params: Mapping[str, float] | None = None,
+             policy: Mapping[str, Any] | None = None, bases: Sequence[Mapping[str, Any]] = (),
+             **fields: Any) -> Scenario:
+    sc = base if isinstance(base, Scenario) else load_scenario(base)
+    d = sc.model_dump()
+    d.update(name=name, base=None, **fields)
+    for lever, points in (schedules or {}).items():
+        d["schedules"][lever] = [(dt.date.fromisoformat(str(day)), float(v)) for day, v in points]
+    d["shocks"] = [*d["shocks"], *shocks]
+    d["bases"] = [*d["bases"], *bases]
+    d["params"] = {**d["params"], **(params or {})}
+    if policy:
+        d["policy"] = {**d["policy"], **policy}
+    return parse_scenario(d, f"<variant {name}>")
+
+
+@pytest.fixture(scope="session")
+def variant() -> Callable[..., Scenario]:
+    """``variant(base, name, schedules={lever: [(date, value), ...]}, shocks=[...],
+    params={...}, policy={...}, bases=[...], **top_level_fields)``."""
+    return _variant
+
+
+@pytest.fixture(scope="session")
+def simulate(theatre: Theatre) -> Callable[..., Arrays]:
+    """``simulate(scenario, runs=100, weeks=None, overrides=None, seed=SEED)``: metric arrays
+    ``(runs, weeks[, regions])`` for runs ``0..runs-1`` (memoised for the session)."""
+    cache: dict[tuple, Arrays] = {}
+
+    def run(sc: Scenario | str, runs: int = 100, weeks: int | None = None,
+            overrides: Mapping[str, float] | None = None, seed: int = SEED) -> Arrays:
+        sc = resolve(sc, weeks)
+        key = (sc.digest(), runs, seed, tuple(sorted((overrides or {}).items())))
+        if key not in cache:
+            params = scenario_params(sc, default_params(runs, dict(overrides or {})))
+            cache[key] = simulate_chunk(sc, theatre, params, np.arange(runs), seed)
+        return cache[key]
+
+    return run
+
+
+def national(a: np.ndarray) -> np.ndarray:
+    """Sum a regional ``(runs, weeks, regions)`` array over regions."""
+    return a.sum(axis=2, dtype=np.float64) if a.ndim == 3 else a.astype(np.float64)
