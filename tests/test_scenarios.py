@@ -13,9 +13,11 @@ from resurgence.engine import default_params
 from resurgence.ensemble import run_ensemble, scenario_params
 from resurgence.scenario import ScenarioError, load_scenario, shipped_names
 
-SHIPPED = ["announced-2500", "enablers-over-horizon", "escalation", "full-withdrawal",
-           "iraq-2020", "no-mediation", "pandemic-protests-worse", "stay-3000"]
+#: the 2020 case's scenarios (DESIGN §5); other shipped cases may sit beside them
+CASE_2020 = ["announced-2500", "enablers-over-horizon", "escalation", "full-withdrawal",
+             "iraq-2020", "no-mediation", "pandemic-protests-worse", "stay-3000"]
 D = dt.date
+GRID_JUL_2021 = (D(2021, 7, 12) - D(2020, 12, 1)).days // 7  # a week after the 30 June exit
 
 
 def write(folder: Path, name: str, text: str) -> Path:
@@ -27,20 +29,29 @@ def write(folder: Path, name: str, text: str) -> Path:
 # --- shipped scenarios -------------------------------------------------------------------
 
 def test_shipped_names() -> None:
-    assert shipped_names() == SHIPPED
+    names = shipped_names()
+    assert set(CASE_2020) <= set(names)
+    assert names == sorted(names)
 
 
-@pytest.mark.parametrize("name", SHIPPED)
-def test_shipped_scenarios_load_and_compile(name, theatre) -> None:
+@pytest.mark.parametrize("name", shipped_names())
+def test_every_shipped_scenario_loads_and_compiles(name, theatre) -> None:
     sc = load_scenario(name)
-    assert sc.name == name and sc.title
+    assert sc.name == name and sc.title and sc.description
+    drv = compile_drivers(sc, theatre)
+    assert drv.grid.weeks == sc.weeks
+    assert drv.base_open.shape == (sc.weeks, len(theatre.bases))
+    for lever, series in drv.levers.items():
+        assert series.shape == (sc.weeks,) and np.all(np.isfinite(series)), lever
+    assert scenario_params(sc, default_params(2)).runs == 2
+    assert all(c.startswith("C") for c in sc.claims)
+
+
+@pytest.mark.parametrize("name", CASE_2020)
+def test_case_2020_scenarios(name, theatre) -> None:
+    sc = load_scenario(name)
     assert sc.start == D(2020, 12, 1) and sc.weeks == 104
     drv = compile_drivers(sc, theatre)
-    assert drv.grid.weeks == 104
-    assert drv.base_open.shape == (104, len(theatre.bases))
-    for lever, series in drv.levers.items():
-        assert series.shape == (104,) and np.all(np.isfinite(series)), lever
-    assert scenario_params(sc, default_params(2)).runs == 2
     # history (the 2020 base handovers) holds in every scenario: only 3 bases open at the start
     assert drv.base_open[0].sum() == 3
     assert 2800 < drv.levers["troops"][0] <= 3000  # after the September 2020 cut (ramp to 2,500)
@@ -50,7 +61,7 @@ def test_shipped_troop_schedules(theatre) -> None:
     def troops(name):
         return compile_drivers(load_scenario(name), theatre).levers["troops"]
 
-    grid_end = -1
+    grid_end = -1  # week 103
     assert troops("stay-3000")[grid_end] == 3000
     assert troops("announced-2500")[grid_end] == 2500
     assert troops("announced-2500")[8] == 2500  # by 15 January 2021 (week 6)
@@ -64,8 +75,6 @@ def test_shipped_troop_schedules(theatre) -> None:
     assert oth.levers["isr_over_horizon"][grid_end] == 1
     assert not fw.base_open[grid_end].any() and not oth.base_open[grid_end].any()
 
-
-GRID_JUL_2021 = (D(2021, 7, 12) - D(2020, 12, 1)).days // 7
 
 
 def test_escalation_shocks_compile(theatre) -> None:
@@ -331,3 +340,12 @@ def test_compile_errors_name_the_file_and_its_own_shock_index(tmp_path, theatre)
     msg = str(e.value)
     assert str(path) in msg
     assert "shocks.0.region" in msg
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: scenario._read treats any existing path as a file, so "
+                   "a directory named like a shipped scenario in the working directory (e.g. a "
+                   "results bundle from `run stay-3000 --out stay-3000`) hides the shipped one")
+def test_shipped_name_is_not_shadowed_by_a_directory(tmp_path, monkeypatch) -> None:
+    (tmp_path / "stay-3000").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert load_scenario("stay-3000").name == "stay-3000"

@@ -18,6 +18,7 @@ from .compare import contrast
 from .engine import PLAN, all_params, plan_table
 from .ensemble import resolve, run_ensemble
 from .params import DEFAULTS_VERSION
+from .posterior import resolve_posterior
 from .results import BundleError
 from .scenario import SCHEDULES, ScenarioError, load_scenario, shipped_names
 from .theatre import TheatreError
@@ -59,6 +60,8 @@ Seed = Annotated[int, typer.Option("--seed", "-s", help="Root random seed.")]
 Workers = Annotated[int, typer.Option("--workers", "-w", help="Local worker processes.")]
 Weeks = Annotated[int | None, typer.Option("--weeks", help="Override the scenario horizon (weeks).")]
 Chunk = Annotated[int, typer.Option("--chunk-size", help="Runs per work unit (results do not depend on it).")]
+Post = Annotated[str, typer.Option("--posterior", help="'shipped' (calibrated iraq-2020 draws; runs spin up "
+                                   "from 2018), 'none' (versioned defaults from the scenario start) or a posterior file.")]
 
 
 @app.command()
@@ -66,14 +69,16 @@ Chunk = Annotated[int, typer.Option("--chunk-size", help="Runs per work unit (re
 def run(scenario: Annotated[str, typer.Argument(help="Shipped scenario name or path to a TOML file.")],
         out: Annotated[Path, typer.Option("--out", "-o", help="Results bundle directory to create.")],
         runs: Runs = 200, seed: Seed = 1, workers: Workers = 1, weeks: Weeks = None,
-        chunk_size: Chunk = 250,
+        chunk_size: Chunk = 250, posterior: Post = "shipped",
         overwrite: Annotated[bool, typer.Option(help="Replace an existing bundle.")] = False) -> None:
     """Run one scenario as a Monte Carlo ensemble and write a results bundle."""
     sc = resolve(scenario, weeks)
+    post = resolve_posterior(posterior)
     with _progress(runs, f"run {sc.name}") as prog:
         task = prog.add_task("runs", total=runs)
         res = run_ensemble([sc], runs, seed, out=out, workers=workers, chunk_size=chunk_size,
-                           overwrite=overwrite, progress=lambda k: prog.advance(task, k))
+                           overwrite=overwrite, progress=lambda k: prog.advance(task, k),
+                           posterior=post)
     s = res.summaries[sc.name]
     table = Table(title=f"{sc.name}: {runs} runs, seed {seed}, {sc.weeks} weeks from {sc.start}")
     for col in ("outcome", "P10", "median", "P90"):
@@ -100,23 +105,26 @@ def _cell(t: tuple[float, float, float], kind: str) -> str:
 def compare(a: Annotated[str, typer.Argument(help="Reference scenario (name or path).")],
             b: Annotated[str, typer.Argument(help="Alternative scenario (name or path).")],
             runs: Runs = 200, seed: Seed = 1, workers: Workers = 1, weeks: Weeks = None,
-            chunk_size: Chunk = 250,
+            chunk_size: Chunk = 250, posterior: Post = "shipped",
             out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write a results bundle.")] = None,
             overwrite: Annotated[bool, typer.Option(help="Replace an existing bundle.")] = False,
             as_json: Annotated[bool, typer.Option("--json", help="Print the contrasts as JSON.")] = False) -> None:
     """Compare two scenarios run with common random numbers: paired differences B - A."""
     sa, sb = resolve(a, weeks), resolve(b, weeks)
+    post = resolve_posterior(posterior)
     with _progress(2 * runs, f"compare {sa.name} vs {sb.name}") as prog:
         task = prog.add_task("runs", total=2 * runs)
         res = run_ensemble([sa, sb], runs, seed, out=out, workers=workers, chunk_size=chunk_size,
-                           overwrite=overwrite, progress=lambda k: prog.advance(task, k))
+                           overwrite=overwrite, progress=lambda k: prog.advance(task, k),
+                           posterior=post)
     rows = contrast(res.summaries[sa.name], res.summaries[sb.name])
     if as_json:
         print(json.dumps({"a": sa.name, "b": sb.name, "runs": runs, "seed": seed,
                           "contrasts": [r.as_dict() for r in rows]}, indent=1))
         return
+    basis = (f"posterior {post.case} (data to {post.until})" if post else "default parameters")
     table = Table(title=f"{sb.name} vs {sa.name}: {runs} paired runs (common random numbers), "
-                  f"seed {seed}, {sa.weeks} weeks from {sa.start}")
+                  f"seed {seed}, {sa.weeks} weeks from {sa.start}, {basis}")
     for col in ("outcome", sa.name, sb.name, "effect B-A", "P(B>A)"):
         table.add_column(col, justify="left" if col == "outcome" else "right", no_wrap=True)
     for r in rows:
@@ -224,10 +232,11 @@ def version() -> None:
 
 def _register() -> None:
     from .cli_data import data_app
-    from .cli_fit import calibrate_cmd, forecast_cmd
+    from .cli_fit import backtest_cmd, calibrate_cmd, forecast_cmd
 
     app.command("calibrate")(user_errors(calibrate_cmd))
     app.command("forecast")(user_errors(forecast_cmd))
+    app.command("backtest")(user_errors(backtest_cmd))
     app.add_typer(data_app, name="data")
 
 

@@ -97,3 +97,39 @@ def forecast_cmd(
     con.print(t)
     con.print(f"forecast: [bold]{out}[/] ({len(df):,} rows)")
     print(json.dumps({"rows": len(df), "out": str(out)}))
+
+
+def backtest_cmd(
+    case: Annotated[str, typer.Option(help="Case to backtest.")] = "iraq-2020",
+    horizon: Annotated[int, typer.Option(help="Months ahead (1..horizon).")] = 12,
+    particles: Annotated[int, typer.Option(help="ABC particles per refit.")] = 300,
+    generations: Annotated[int, typer.Option(help="ABC generations per refit.")] = 6,
+    runs: Annotated[int, typer.Option("--runs", "-n", help="Forecast runs per origin.")] = 300,
+    seed: Annotated[int, typer.Option("--seed", "-s", help="Root random seed.")] = 1,
+    drivers: Annotated[str, typer.Option(help="'as-known' (levers held at the origin) or 'actual' (history as it happened).")] = "as-known",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for scores.csv, summary.csv and backtest.png.")] = Path("backtest"),
+    workers: Annotated[int, typer.Option("--workers", "-w", help="Local worker processes.")] = 1,
+) -> None:
+    """Rolling-origin backtest: refit before each quarter of 2019-2020, forecast 1-12 months,
+    score with CRPS and interval coverage against naive baselines."""
+    from .backtest import backtest, backtest_figure
+
+    if drivers not in ("as-known", "actual"):
+        raise ValueError(f"option '--drivers' = {drivers!r}: expected 'as-known' or 'actual'")
+    con = _console()
+    res = backtest(case, horizon=horizon, particles=particles, generations=generations, runs=runs,
+                   seed=seed, drivers=drivers, workers=workers,
+                   progress=lambda o: con.print(f"origin {o} done"))
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "scores.csv", res.scores.to_csv(index=False))
+    summ = res.summary()
+    atomic_write_text(out / "summary.csv", summ.to_csv(index=False))
+    backtest_figure(res, out / "backtest.png")
+    t = Table(title=f"backtest {case}: mean CRPS by horizon (skill = 1 - CRPS / no-change CRPS)")
+    for col in ("series", "horizon", "method", "n", "crps", "skill", "cover80"):
+        t.add_column(col)
+    for _, r in summ.iterrows():
+        t.add_row(str(r["series"]), str(r["horizon_band"]), str(r["method"]), str(r["n"]),
+                  f"{r['crps']:.1f}", f"{r['skill_vs_no_change']:+.2f}", f"{r['cover80']:.2f}")
+    con.print(t)
+    con.print(f"backtest: [bold]{out}[/] (scores.csv, summary.csv, backtest.png)")

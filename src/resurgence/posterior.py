@@ -90,3 +90,13 @@ def shipped(case: str = "iraq-2020") -> Posterior | None:
         return None
     with resources.as_file(res) as p:
         return Posterior.load(p)
+
+
+def resolve_posterior(spec: str | Path | None, case: str = "iraq-2020") -> Posterior | None:
+    """``shipped`` (the packaged posterior of ``case``, if any), ``none`` (versioned
+    defaults, no spin-up) or a path to a posterior file."""
+    if spec is None or str(spec) == "shipped":
+        return shipped(case)
+    if str(spec) == "none":
+        return None
+    return Posterior.load(spec)
