@@ -2,15 +2,17 @@
 """Print the model's reference tables as Markdown, generated from the code.
 
     python scripts/gen_param_table.py                 # parameter table (docs/parameters.md)
+    python scripts/gen_param_table.py --what posterior # calibrated parameters: prior vs posterior
     python scripts/gen_param_table.py --what metrics  # recorded metrics (docs/results.md)
     python scripts/gen_param_table.py --what outcomes # per-run outcomes (docs/model.md)
     python scripts/gen_param_table.py --what plan     # the weekly step plan (docs/model.md)
     python scripts/gen_param_table.py --what levers   # scenario levers (docs/scenarios.md)
     python scripts/gen_param_table.py --what all      # everything, as one document
 
-Everything comes from the declarations in ``resurgence.modules.*``, ``resurgence.engine.PLAN``,
-``resurgence.summaries.SUMMARIES`` and ``resurgence.scenario.SCHEDULES``, so the tables cannot
-drift from the code: regenerate and paste whenever a module changes.
+Everything comes from the declarations in ``resurgence.modules.*``, ``resurgence.obsmodel``,
+``resurgence.engine.PLAN``, ``resurgence.summaries.SUMMARIES``, ``resurgence.scenario.SCHEDULES``,
+``resurgence.cases`` and the shipped posterior, so the tables cannot drift from the code:
+regenerate and paste whenever a module, a case or the shipped posterior changes.
 """
 
 from __future__ import annotations
@@ -29,23 +31,61 @@ def _table(header: list[str], rows: list[list[object]]) -> str:
     return "\n".join(out)
 
 
+def _param_rows(params) -> list[list[object]]:
+    return [[f"`{p.name}`", p.module, f"{p.default:g}", p.units, p.prior.describe(),
+             " ".join(p.claims) or "—", p.source, p.description] for p in params]
+
+
+_PARAM_HEADER = ["name", "module", "default", "units", "prior", "claims", "source", "meaning"]
+
+
 def params_md() -> str:
     from resurgence.engine import PLAN, all_params
+    from resurgence.obsmodel import OBS_PARAMS
     from resurgence.params import DEFAULTS_VERSION, defaults_digest
 
     specs = all_params()
-    parts = [f"Default set `{DEFAULTS_VERSION}` (digest `{defaults_digest(specs)}`), "
-             f"{len(specs)} parameters in {len(PLAN)} modules. Prior notation: "
-             "`LogNormal(median, σ)` is a log-normal with that median and log-scale σ; "
-             "`Beta(a, b)`; `Uniform(lo, hi)`; `fixed` = not uncertain (held at the default "
-             "in prior sampling)."]
+    parts = [f"Default set `{DEFAULTS_VERSION}` (digest `{defaults_digest(specs)}`): "
+             f"{len(specs)} dynamics parameters in {len(PLAN)} modules, plus "
+             f"{len(OBS_PARAMS)} observation-model parameters. Prior notation: "
+             "`LogNormal(median=m, σ=s)` is a log-normal with median m and log-scale s; "
+             "`Beta(a, b)`; `Uniform(lo, hi)`; `fixed` = not treated as uncertain."]
     for m in PLAN:
         parts.append(f"\n### `{m.name}` — {m.title}\n")
-        rows = [[f"`{p.name}`", p.module, f"{p.default:g}", p.units, p.prior.describe(),
-                 " ".join(p.claims) or "—", p.source, p.description] for p in m.params]
-        parts.append(_table(["name", "module", "default", "units", "prior", "claims", "source",
-                             "meaning"], rows))
+        parts.append(_table(_PARAM_HEADER, _param_rows(m.params)))
+    parts.append("\n### `observation` — how each data source sees the model "
+                 "(`resurgence.obsmodel`)\n")
+    parts.append(_table(_PARAM_HEADER, _param_rows(OBS_PARAMS)))
     return "\n".join(parts) + "\n"
+
+
+def posterior_md(case_name: str = "iraq-2020") -> str:
+    from resurgence.cases import get_case
+    from resurgence.posterior import full_specs, shipped
+
+    case = get_case(case_name)
+    post = shipped(case_name)
+    specs = {p.name: p for p in full_specs()}
+    if post is None:
+        return f"No shipped posterior for case `{case_name}`.\n"
+    head = (f"Case `{case_name}`: {post.size} draws ({post.meta.get('method', '?')}, seed "
+            f"{post.meta.get('seed', '?')}), simulations start {post.start}, data to "
+            f"{post.until}. {len(case.calibrated)} parameters are fitted; every other "
+            "parameter keeps its default. The prior is the parameter's declared prior unless "
+            "the case overrides it (marked *case*).\n\n")
+    rows = []
+    for name in case.calibrated:
+        p = specs[name]
+        prior = case.prior_overrides.get(name)
+        pr = f"{prior.describe()} (*case*)" if prior else p.prior.describe()
+        if name in post.draws:
+            q = post.draws[name].quantile([0.1, 0.5, 0.9]).to_numpy()
+            post_s = f"{q[1]:.4g} [{q[0]:.4g}, {q[2]:.4g}]"
+        else:
+            post_s = "(not in the file)"
+        rows.append([f"`{name}`", p.module, f"{p.default:g}", p.units, pr, post_s])
+    return head + _table(["name", "module", "default", "units", "prior",
+                          "posterior median [P10, P90]"], rows) + "\n"
 
 
 def metrics_md() -> str:
@@ -83,7 +123,7 @@ def levers_md() -> str:
                   rows) + "\n"
 
 
-WHAT = {"params": params_md, "metrics": metrics_md, "outcomes": outcomes_md, "plan": plan_md,
+WHAT = {"params": params_md, "posterior": posterior_md, "metrics": metrics_md, "outcomes": outcomes_md, "plan": plan_md,
         "levers": levers_md}
 
 

@@ -1,6 +1,6 @@
 """Shared fixtures for the simulator-core tests.
 
-Simulations are cached for the whole session: an ensemble of every shipped scenario
+Simulations are cached for the whole session: an ensemble of the 2020 case's shipped scenarios
 (``shipped``) and a memoised ``simulate`` that returns the full per-run metric arrays of a
 scenario variant. Keep ensembles small (60-200 runs) so the suite stays fast.
 

@@ -232,9 +232,6 @@ def test_compare_table(cli) -> None:
     assert "us_leverage_end" in r.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: cli._progress never disables the progress bar "
-                   "(`disable=not isatty and total < 0` is always False), so an error raised "
-                   "during the run follows a stray progress line on stderr")
 def test_error_during_run_is_one_line_on_stderr(cli, tmp_path) -> None:
     bad = tmp_path / "param.toml"
     bad.write_text('name = "param"\nbase = "stay-3000"\n[params]\nno_such_param = 1\n')

@@ -168,10 +168,6 @@ def test_ensemble_rejects_mismatched_horizons(variant) -> None:
         run_ensemble(["stay-3000", longer], 2, 1)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: run_ensemble keys results by scenario name, so a "
-                   "second, different scenario with the same name silently overwrites the first "
-                   "(`compare` then reports zero effect); with --out it fails half-way with "
-                   "'duplicate run ids in chunk'")
 def test_distinct_scenarios_sharing_a_name_are_not_silently_merged(variant) -> None:
     clash = variant("full-withdrawal", "stay-3000")  # a different policy under the same name
     try:

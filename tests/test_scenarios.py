@@ -342,9 +342,6 @@ def test_compile_errors_name_the_file_and_its_own_shock_index(tmp_path, theatre)
     assert "shocks.0.region" in msg
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: scenario._read treats any existing path as a file, so "
-                   "a directory named like a shipped scenario in the working directory (e.g. a "
-                   "results bundle from `run stay-3000 --out stay-3000`) hides the shipped one")
 def test_shipped_name_is_not_shadowed_by_a_directory(tmp_path, monkeypatch) -> None:
     (tmp_path / "stay-3000").mkdir()
     monkeypatch.chdir(tmp_path)

@@ -51,8 +51,8 @@ def user_errors(fn):
 
 def _progress(total: int, label: str):
     return Progress(TextColumn(f"[bold]{label}[/]"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=err, transient=False, disable=not sys.stderr.isatty()
-                    and total < 0)
+                    TimeElapsedColumn(), console=err, transient=False,
+                    disable=not sys.stderr.isatty())
 
 
 Runs = Annotated[int, typer.Option("--runs", "-n", help="Monte Carlo runs per scenario.")]
@@ -111,6 +111,8 @@ def compare(a: Annotated[str, typer.Argument(help="Reference scenario (name or p
             as_json: Annotated[bool, typer.Option("--json", help="Print the contrasts as JSON.")] = False) -> None:
     """Compare two scenarios run with common random numbers: paired differences B - A."""
     sa, sb = resolve(a, weeks), resolve(b, weeks)
+    if sb.name == sa.name:  # the same name twice: keep both, distinguishable
+        sb = sb.model_copy(update={"name": f"{sb.name}-b"})
     post = resolve_posterior(posterior)
     with _progress(2 * runs, f"compare {sa.name} vs {sb.name}") as prog:
         task = prog.add_task("runs", total=2 * runs)

@@ -148,6 +148,10 @@ def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: in
     t0 = time.perf_counter()
     scs = [resolve(s, weeks) for s in scenarios]
     th = load_theatre(theatre)
+    names = [s.name for s in scs]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise ScenarioError(f"scenarios of one ensemble need distinct names: {dup!r} appears twice")
     grids = {(s.start, s.weeks) for s in scs}
     if len(grids) > 1:
         raise ScenarioError("scenarios of one ensemble must share 'start' and 'weeks': got "
@@ -163,6 +167,8 @@ def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: in
     params_all = params if params is not None else default_params(runs)
     if params_all.runs != runs:
         raise ValueError(f"params hold {params_all.runs} runs, expected {runs}")
+    for sc in scs:  # unknown parameter overrides fail before anything is written
+        scenario_params(sc, params_all)
     theatre_ref = str(th.source_dir) if th.name != "iraq" else "iraq"
     result = EnsembleResult(scs, runs, seed)
     summaries: list[dict[str, list]] = [{} for _ in scs]

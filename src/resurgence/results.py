@@ -112,7 +112,7 @@ class BundleWriter:
         self.manifest = dict(manifest)
         json.dumps(self.manifest, default=_json_default)  # fail now, not after the whole run
         if self.out_dir.exists() and not overwrite:
-            raise FileExistsError(f"{self.out_dir} already exists (pass overwrite=True to replace it)")
+            raise FileExistsError(f"{self.out_dir} already exists (use --overwrite to replace it)")
         self.out_dir.parent.mkdir(parents=True, exist_ok=True)
         self.tmp_dir = self.out_dir.with_name(
             f"{self.out_dir.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")

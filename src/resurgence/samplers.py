@@ -88,21 +88,21 @@ if numba is not None:
                 ui = u[i, j]
                 if law == 0:
                     m = max(x[i, j], 0.0)
-                    mean, nm = m, np.inf
+                    mean, nm, var = m, np.inf, m
                     p, a, b = np.exp(-m), 0.0, m
                 elif law == 1:
                     m = max(x[i, j], 0.0)
                     k = y[i, j]
-                    mean, nm = m, np.inf
+                    mean, nm, var = m, np.inf, m + m * m / k
                     q = m / (k + m)
                     p, a, b = np.exp(k * np.log1p(-q)), q, q * (k - 1.0)
                 else:
                     nn = np.floor(max(x[i, j], 0.0))
                     pp = min(max(y[i, j], 0.0), 1.0 - 1e-12)
-                    mean, nm = nn * pp, nn
+                    mean, nm, var = nn * pp, nn, nn * pp * (1.0 - pp)
                     r = pp / (1.0 - pp)
                     p, a, b = np.exp(nn * np.log1p(-pp)), -r, r * (nn + 1.0)
-                if mean > switch:
+                if mean > switch or (law == 1 and mean + 12.0 * np.sqrt(var) > _MAX_STEPS):
                     out[i, j] = -1.0
                     continue
                 c = p
@@ -119,10 +119,12 @@ def _fast(law: int, x, y, u) -> np.ndarray | None:
     """Fused Numba path for 2-D draws; None where it does not apply (NumPy fallback)."""
     if not USE_NUMBA or np.ndim(u) != 2:
         return None
-    shape = np.shape(u)
+    shape = np.broadcast_shapes(np.shape(x), np.shape(y), np.shape(u))
+    if len(shape) != 2:
+        return None
     x = np.broadcast_to(np.asarray(x, dtype=np.float64), shape)
     y = np.broadcast_to(np.asarray(y, dtype=np.float64), shape)
-    u = np.asarray(u)
+    u = np.broadcast_to(np.asarray(u), shape)
     out = _fused(law, x, y, u, NORMAL_SWITCH)
     big = out < 0
     if big.any():
@@ -178,7 +180,8 @@ def negbin(mean: np.ndarray, k: np.ndarray | float, u: np.ndarray) -> np.ndarray
     shape = np.broadcast_shapes(mean.shape, np.shape(k), np.shape(u))
     mean = np.broadcast_to(mean, shape)
     k = np.broadcast_to(np.asarray(k, dtype=np.float64), shape)
-    big = mean > NORMAL_SWITCH
+    # heavy tails (small k) would outrun the search: use the gamma quantile there too
+    big = (mean > NORMAL_SWITCH) | (mean + 12.0 * np.sqrt(mean + mean * mean / k) > _MAX_STEPS)
     m = np.where(big, 0.0, mean)
     q = m / (k + m)
     # p(j)/p(j-1) = q (k + j - 1) / j  =>  a = q, b = q (k - 1)

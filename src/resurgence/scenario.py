@@ -151,7 +151,7 @@ def shipped_names() -> list[str]:
 
 def _read(name_or_path: str | Path) -> tuple[str, dict, Path | None]:
     p = Path(name_or_path)
-    if p.suffix == ".toml" or p.exists():
+    if p.suffix == ".toml" or p.is_file():
         if not p.is_file():
             raise ScenarioError(f"{p}: no such scenario file")
         text, label, folder = p.read_text(encoding="utf-8"), str(p), p.parent
