@@ -235,10 +235,12 @@ def version() -> None:
 def _register() -> None:
     from .cli_data import data_app
     from .cli_fit import backtest_cmd, calibrate_cmd, forecast_cmd
+    from .cli_sens import sensitivity_cmd
 
     app.command("calibrate")(user_errors(calibrate_cmd))
     app.command("forecast")(user_errors(forecast_cmd))
     app.command("backtest")(user_errors(backtest_cmd))
+    app.command("sensitivity")(user_errors(sensitivity_cmd))
     app.add_typer(data_app, name="data")
 
 
