@@ -188,9 +188,23 @@ def _merge(base: Scenario, over: Scenario, fields_set: set[str]) -> Scenario:
     return Scenario.model_validate(merged)
 
 
+def scenario_from_dict(data: dict, source: str = "<scenario>") -> Scenario:
+    """Validate a scenario given as a dict (e.g. from JSON or a web request), resolving its
+    ``base``, which must name a shipped scenario (no file paths are taken from such input)."""
+    base = data.get("base") if isinstance(data, dict) else None
+    if base is not None and base not in shipped_names():
+        raise ScenarioError(f"{source}: field 'base' = {base!r}: expected one of "
+                            f"{', '.join(shipped_names())}")
+    return _resolve(source, data, None, ())
+
+
 def load_scenario(name_or_path: str | Path, _seen: tuple[str, ...] = ()) -> Scenario:
     """Load a shipped scenario by name or a TOML file by path, resolving its ``base``."""
     label, data, folder = _read(name_or_path)
+    return _resolve(label, data, folder, _seen)
+
+
+def _resolve(label: str, data: dict, folder: Path | None, _seen: tuple[str, ...]) -> Scenario:
     if label in _seen:
         raise ScenarioError(f"{label}: field 'base' makes a cycle: {' -> '.join(_seen + (label,))}")
     sc = parse_scenario(data, label)

@@ -104,6 +104,14 @@ SUMMARIES: list[Summary] = [
     Summary("host_strength_mean", "index", "mean host strength (population mean)", _mean("host_strength")),
     Summary("be_coordination_end", "0-1", "Baghdad-Erbil coordination at the end", _end("be_coordination")),
     Summary("bases_open_end", "bases", "open US bases at the end", _end("bases_open")),
+    Summary("us_troops_end", "troops", "US troops at the end", _end("us_troops")),
+    Summary("host_capability_end", "index", "host-force capability at the end", _end("host_capability")),
+    Summary("militia_strength_end", "index", "militia strength at the end", _end("militia_strength")),
+    Summary("is_removed_air", "fighters", "IS fighters removed by air strikes, whole horizon",
+            _total("is_removed_air")),
+    Summary("villages_cleared", "villages", "villages cleared by host operations, whole horizon",
+            _total("villages_cleared")),
+    Summary("is_inflow", "fighters", "IS fighters arriving from Syria, whole horizon", _total("is_inflow")),
 ]
 SUMMARY_BY_NAME = {s.name: s for s in SUMMARIES}
 
