@@ -7,6 +7,7 @@
     python scripts/gen_param_table.py --what outcomes # per-run outcomes (docs/model.md)
     python scripts/gen_param_table.py --what plan     # the weekly step plan (docs/model.md)
     python scripts/gen_param_table.py --what levers   # scenario levers (docs/scenarios.md)
+    python scripts/gen_param_table.py --what claims   # the claims registry's checks (docs/model.md)
     python scripts/gen_param_table.py --what all      # everything, as one document
 
 Everything comes from the declarations in ``resurgence.modules.*``, ``resurgence.obsmodel``,
@@ -123,8 +124,23 @@ def levers_md() -> str:
                   rows) + "\n"
 
 
+def claims_md() -> str:
+    from resurgence.claims import CLAIMS
+
+    rows = []
+    for c in CLAIMS:
+        if c.kind == "contrast":
+            sign = {1: "B > A", -1: "B < A", 0: "|B − A| < 5 % of A"}[c.direction]
+            test = f"`{c.b}` vs `{c.a}`: {sign}"
+        else:
+            test = f"behaviour of `{c.b}`"
+        rows.append([c.id, c.check, test, f"`{c.summary}`", c.basis])
+    return _table(["claim", "check", "scenarios and expected sign (B − A)", "outcome", "basis"],
+                  rows) + "\n"
+
+
 WHAT = {"params": params_md, "posterior": posterior_md, "metrics": metrics_md, "outcomes": outcomes_md, "plan": plan_md,
-        "levers": levers_md}
+        "levers": levers_md, "claims": claims_md}
 
 
 def main(argv: list[str] | None = None) -> int:

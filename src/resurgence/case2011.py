@@ -60,7 +60,7 @@ MOSUL = D(2014, 6, 10)
 COLLAPSE_REGIONS = ("IQ-NI", "IQ-AN")
 DEATH_YEARS = tuple(range(2009, 2015))
 #: default settings: ~2 minutes on two cores
-DRAWS, GENERATIONS, RUNS, SEED, WORKERS = 500, 6, 2000, 1, 2
+DRAWS, GENERATIONS, RUNS, SEED, WORKERS = 1000, 6, 2000, 1, 2
 
 
 @dataclass

@@ -133,13 +133,15 @@ def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: in
                  theatre: str | Path = "iraq", params: ParamSet | None = None,
                  workers: int = 1, chunk_size: int = 250, overwrite: bool = False,
                  progress: ProgressFn | None = None, posterior: Posterior | None = None,
-                 manifest_extra: dict | None = None) -> EnsembleResult:
+                 manifest_extra: dict | None = None,
+                 metrics: Sequence[str] | None = None) -> EnsembleResult:
     """Run ``runs`` runs of each scenario with root seed ``seed``.
 
     ``params`` holds one value per run (e.g. posterior draws); by default every run uses the
     versioned defaults. With a ``posterior``, run ``i`` uses draw ``i mod D`` and every run
     starts at the posterior's start date (spin-up through the history), reporting from the
-    scenario's start. With ``out``, the full per-run series stream into a results bundle.
+    scenario's start. With ``out``, the per-run series stream into a results bundle (all
+    metrics, or only ``metrics``).
     """
     if runs < 1:
         raise ValueError(f"option '--runs' = {runs}: expected at least 1")
@@ -177,13 +179,18 @@ def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: in
         extra["posterior"] = {"case": posterior.case, "start": posterior.start.isoformat(),
                               "until": posterior.until.isoformat(), "draws": posterior.size,
                               **{k: v for k, v in posterior.meta.items() if k in ("seed", "method")}}
-    writer = _writer(out, scs, th, runs, seed, params_all, overwrite, extra) if out else None
+    specs = [m for m in all_metrics() if metrics is None or m.name in metrics]
+    if metrics is not None and len(specs) != len(set(metrics)):
+        unknown = sorted(set(metrics) - {m.name for m in specs})
+        raise ValueError(f"unknown metric {unknown[0]!r}")
+    writer = (_writer(out, scs, th, runs, seed, params_all, overwrite, extra, specs)
+              if out else None)
     try:
         tasks = _tasks(scs, theatre_ref, params_all, runs, chunk_size, seed, spinup)
         for si, ids, arrays, summ in _execute(tasks, workers):
             if writer is not None:
-                regional = {m.name: arrays[m.name] for m in all_metrics() if m.level == "region"}
-                national = {m.name: arrays[m.name] for m in all_metrics() if m.level == "national"}
+                regional = {m.name: arrays[m.name] for m in specs if m.level == "region"}
+                national = {m.name: arrays[m.name] for m in specs if m.level == "national"}
                 writer.write_chunk(scs[si].name, ids, regional, national)
             for k, v in summ.items():
                 summaries[si].setdefault(k, []).append((ids, v))
@@ -226,7 +233,7 @@ def _execute(tasks: Iterator[tuple], workers: int) -> Iterator[tuple]:
 
 
 def _writer(out, scs, th: Theatre, runs, seed, params: ParamSet, overwrite,
-            extra: dict) -> BundleWriter:
+            extra: dict, metric_specs) -> BundleWriter:
     specs = all_params()
     manifest = {
         "package": "resurgence", "version": __version__, "seed": int(seed), "runs": int(runs),
@@ -240,5 +247,5 @@ def _writer(out, scs, th: Theatre, runs, seed, params: ParamSet, overwrite,
         **extra,
     }
     return BundleWriter(out, regions=list(th.codes), national_code=th.national_code,
-                        metrics=all_metrics(), start_date=scs[0].start, weeks=scs[0].weeks,
+                        metrics=metric_specs, start_date=scs[0].start, weeks=scs[0].weeks,
                         manifest=manifest, overwrite=overwrite, region_weights=th.population)
