@@ -405,7 +405,9 @@ def main(argv: list[str] | None = None) -> int:
     floor_ab = fa["wall_s"] + fb["wall_s"]
     res["rng_floor"] = {"a_uniforms": fa, "b_counts": fb, "a_plus_b_s": floor_ab,
                         "engine_over_a": eng["wall_s"] / fa["wall_s"],
-                        "engine_over_a_plus_b": eng["wall_s"] / floor_ab}
+                        "engine_over_a_plus_b": eng["wall_s"] / floor_ab,
+                        "cpu_engine_over_a": eng["cpu_s"] / fa["cpu_s"],
+                        "cpu_engine_over_a_plus_b": eng["cpu_s"] / (fa["cpu_s"] + fb["cpu_s"])}
 
     if "ensemble" not in skip:
         for key, w, env in (("ensemble_w1", 1, None), ("ensemble_w2", 2, None),
@@ -487,8 +489,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'measurement':44s} {'wall s':>9s} {'region-weeks/s':>15s}")
     for name, wall, rate in rows:
         print(f"{name:44s} {wall:9.2f} {rate:15,.0f}")
-    print(f"(CPU time: engine {eng['cpu_s']:.2f} s, floor (a) {fa['cpu_s']:.2f} s, "
-          f"floor (b) {fb['cpu_s']:.2f} s)")
+    fl = res["rng_floor"]
+    print(f"(CPU time: engine {eng['cpu_s']:.2f} s = {rw / eng['cpu_s']:,.0f} region-weeks/s, "
+          f"floor (a) {fa['cpu_s']:.2f} s, floor (b) {fb['cpu_s']:.2f} s; by CPU time engine / "
+          f"(a) = {fl['cpu_engine_over_a']:.1f}x, engine / (a)+(b) = "
+          f"{fl['cpu_engine_over_a_plus_b']:.1f}x)")
     print()
     print(f"engine / floor (a) = {targets['floor']['engine_over_a']:.1f}x, engine / floor (a)+(b) = "
           f"{targets['floor']['engine_over_a_plus_b']:.1f}x  (target <= {TARGET_FLOOR_MULTIPLE}x: "
@@ -511,7 +516,9 @@ def main(argv: list[str] | None = None) -> int:
               f"in {b['files']} files ({b['bytes_per_region_week']:.1f} B/region-week)")
     if "mesa" in res:
         ms = res["mesa"]
-        print(f"Mesa: {ms['s_per_region_week'] * 1e6:.1f} us/region-week "
+        print(f"Mesa ({ms['check_runs']} runs): {ms['check_s_per_region_week'] * 1e6:.1f} "
+              f"us/region-week, speed-up {ms['check_s_per_region_week'] / (eng['wall_s'] / rw):.0f}x")
+        print(f"Mesa ({ms['runs']} runs): {ms['s_per_region_week'] * 1e6:.1f} us/region-week "
               f"({ms['no_datacollector_s_per_region_week'] * 1e6:.1f} without DataCollector); "
               f"engine {eng['us_per_region_week']:.3f} us/region-week; speed-up "
               f"{ms['speedup']:.0f}x ({verdict(targets['mesa_speedup']['met'])}, target >= "

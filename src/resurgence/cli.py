@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -44,7 +45,8 @@ def user_errors(fn):
             return fn(*args, **kwargs)
         except USER_ERRORS as exc:
             msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-            err.print(f"[bold red]error:[/] {msg}", markup=True, highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(str(msg))}", markup=True, highlight=False,
+                      soft_wrap=True)
             raise typer.Exit(2) from None
     return wrapper
 
@@ -81,7 +83,7 @@ def run(scenario: Annotated[str, typer.Argument(help="Shipped scenario name or p
                            posterior=post)
     s = res.summaries[sc.name]
     table = Table(title=f"{sc.name}: {runs} runs, seed {seed}, {sc.weeks} weeks from {sc.start}")
-    for col in ("outcome", "P10", "median", "P90"):
+    for col in ("outcome", "P10", "median (mean for probabilities)", "P90"):
         table.add_column(col, justify="right" if col != "outcome" else "left")
     for c in contrast(s, s):
         lo, mid, hi = c.a
@@ -193,7 +195,8 @@ def model_plan() -> None:
     for col in ("step", "module", "title", "reads", "writes", "records", "claims"):
         table.add_column(col, overflow="fold")
     for row in plan_table():
-        table.add_row(*(row[k] for k in ("step", "module", "title", "reads", "writes", "records", "claims")))
+        table.add_row(*(escape(row[k]) for k in ("step", "module", "title", "reads", "writes",
+                                                  "records", "claims")))
     console.print(table)
     console.print(f"{len(PLAN)} modules, {len(all_params())} parameters. Each week every module "
                   "steps once, in this order.")
@@ -233,6 +236,7 @@ def version() -> None:
 
 
 def _register() -> None:
+    from .cli_brief import brief_cmd, claims_cmd
     from .cli_data import data_app
     from .cli_fit import backtest_cmd, calibrate_cmd, forecast_cmd
     from .cli_sens import sensitivity_cmd
@@ -241,6 +245,8 @@ def _register() -> None:
     app.command("forecast")(user_errors(forecast_cmd))
     app.command("backtest")(user_errors(backtest_cmd))
     app.command("sensitivity")(user_errors(sensitivity_cmd))
+    app.command("brief")(user_errors(brief_cmd))
+    app.command("claims")(user_errors(claims_cmd))
     app.add_typer(data_app, name="data")
 
 
