@@ -10,11 +10,11 @@ import pytest
 from typer.testing import CliRunner
 
 from resurgence.backtest import as_known, backtest
-from resurgence.calibrate import Space, calibrate, history_setup
+from resurgence.calibration import Space, calibrate, history_setup
 from resurgence.cases import IRAQ_2020, case_observations
 from resurgence.cli import app
 from resurgence.ensemble import resolve
-from resurgence.forecast import SERIES, forecast
+from resurgence.forecasting import SERIES, forecast
 from resurgence.params import beta, lognormal, uniform
 from resurgence.posterior import Posterior, shipped
 

@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from resurgence.calibrate import history_setup
+from resurgence.calibration import history_setup
 from resurgence.case2011 import HOLD_DATES, ORIGIN, case2011_cmd, run_case_2011
 from resurgence.cases import CASES, IRAQ_2011, IRAQ_2020, case_observations
 from resurgence.drivers import compile_drivers

@@ -8,3 +8,54 @@ common random numbers.
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+
+def brief(case: str = "iraq-2020", *, runs: int = 300, seed: int = 1, out: str = "brief",
+          workers: int = 1, posterior: str = "shipped", render: bool = True):
+    """Compute the brief and return its content as data (``BriefData``: pathway tables,
+    enabler effects, claim verdicts, fan-chart and map data, fit and forecast, parameter
+    provenance, figure paths). With ``render``, also write the figures, HTML and PDF."""
+    from pathlib import Path
+
+    from .brief_render import figures, render_html, render_pdf
+    from .briefing import compute_brief
+
+    data = compute_brief(case, runs=runs, seed=seed, out=out, workers=workers, posterior=posterior)
+    if render:
+        figures(data, Path(out) / "figures")
+        render_html(data, Path(out))
+        render_pdf(data, Path(out))
+    return data
+
+
+def run(scenarios, runs: int = 200, seed: int = 1, **kwargs):
+    """Run scenarios (names, paths or ``Scenario`` objects) as one paired ensemble; see
+    :func:`resurgence.ensemble.run_ensemble`."""
+    from .ensemble import run_ensemble
+
+    return run_ensemble(list(scenarios) if not isinstance(scenarios, str) else [scenarios],
+                        runs, seed, **kwargs)
+
+
+def compare(a, b, runs: int = 200, seed: int = 1, **kwargs):
+    """Paired contrasts B - A under common random numbers (list of ``Contrast``)."""
+    from .contrasts import contrast
+    from .ensemble import resolve, run_ensemble
+
+    sa, sb = resolve(a), resolve(b)
+    res = run_ensemble([sa, sb], runs, seed, **kwargs)
+    return contrast(res.summaries[sa.name], res.summaries[sb.name])
+
+
+def forecast(*args, **kwargs):
+    """Forecast in the DESIGN section 7 contract; see :func:`resurgence.forecasting.forecast`."""
+    from .forecasting import forecast as _forecast
+
+    return _forecast(*args, **kwargs)
+
+
+def calibrate(*args, **kwargs):
+    """ABC-SMC calibration; see :func:`resurgence.calibration.calibrate`."""
+    from .calibration import calibrate as _calibrate
+
+    return _calibrate(*args, **kwargs)

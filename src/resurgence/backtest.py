@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 import scoringrules as sr
 
-from .calibrate import calibrate
+from .calibration import calibrate
 from .cases import case_observations, get_case
 from .ensemble import resolve
-from .forecast import forecast
+from .forecasting import forecast
 from .scenario import BaseChange, Scenario, Schedules
 from .theatre import load_theatre
 

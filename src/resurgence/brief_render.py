@@ -1,4 +1,4 @@
-"""Render a :class:`~resurgence.brief.BriefData` as a self-contained HTML page and a PDF."""
+"""Render a :class:`~resurgence.briefing.BriefData` as a self-contained HTML page and a PDF."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pandas as pd
 
 from . import brief_figures as bf
 from .atomic import atomic_output_path, atomic_write_text
-from .brief import BriefData
+from .briefing import BriefData
 
 LIMITS = [
     "The model is built from the source's own account; where a claim is 'model-implied' the "

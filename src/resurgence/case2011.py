@@ -258,7 +258,7 @@ def run_case_2011(draws: int = DRAWS, runs: int = RUNS, seed: int = SEED, worker
                   *, generations: int = GENERATIONS, case: Case = IRAQ_2011,
                   progress: Callable | None = None) -> Case2011Result:
     """Calibrate the 2011 case, run it forward from the withdrawal and score it."""
-    from .calibrate import calibrate
+    from .calibration import calibrate
 
     if runs < 1 or draws < 10:
         raise ValueError(f"option '--runs' = {runs} / '--draws' = {draws}: expected runs >= 1 "

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__
-from .compare import contrast
+from .contrasts import contrast
 from .engine import PLAN, all_params, plan_table
 from .ensemble import resolve, run_ensemble
 from .params import DEFAULTS_VERSION

@@ -34,8 +34,8 @@ def brief_cmd(
 ) -> None:
     """The main job: run the shipped scenarios on the shipped posterior with common random
     numbers, check the source's claims, and write the analytic brief (HTML and PDF)."""
-    from .brief import compute_brief
     from .brief_render import figures, pathway_table, render_html, render_pdf
+    from .briefing import compute_brief
     from .claims import scenarios_needed
 
     formats = {f.strip() for f in fmt.split(",") if f.strip()}
@@ -45,7 +45,7 @@ def brief_cmd(
     if runs < 10:
         raise ValueError(f"option '--runs' = {runs}: the brief needs at least 10 runs")
     console, err = _consoles()
-    from .brief import ENABLERS, SHIPPED
+    from .briefing import ENABLERS, SHIPPED
 
     n_sc = len(set(SHIPPED) | set(scenarios_needed()) | set(ENABLERS.values()))
     with _progress(err) as prog:
@@ -96,7 +96,7 @@ def claims_cmd(
 ) -> None:
     """Run the executable check of every claim of the source (C1-C26) and print
     supported / not supported / uncertain with the effect size, its 80% interval and basis."""
-    from .brief import _all_scenarios
+    from .briefing import _all_scenarios
     from .claims import evaluate, learning_ratios
     from .ensemble import run_ensemble
     from .posterior import full_specs, resolve_posterior

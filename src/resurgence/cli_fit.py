@@ -31,7 +31,7 @@ def calibrate_cmd(
 ) -> None:
     """Fit the case's uncertain parameters and initial state to every observation series
     up to --until by vectorised ABC-SMC; write the posterior and its diagnostics."""
-    from .calibrate import calibrate
+    from .calibration import calibrate
     from .fitreport import coverage_table, fit_figure, predictive
 
     con = _console()
@@ -78,7 +78,7 @@ def forecast_cmd(
 ) -> None:
     """Forecast monthly series per run and governorate (IQ = nation) in the stable contract:
     run, period_start, period_end, region, series, value."""
-    from .forecast import forecast, write_forecast
+    from .forecasting import forecast, write_forecast
 
     if out.suffix not in (".csv", ".parquet"):
         raise ValueError(f"option '--out' = {str(out)!r}: expected a file ending in .csv or .parquet")

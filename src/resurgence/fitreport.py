@@ -14,7 +14,7 @@ import pandas as pd  # noqa: E402
 
 from . import obsmodel  # noqa: E402
 from .atomic import atomic_output_path  # noqa: E402
-from .calibrate import history_setup  # noqa: E402
+from .calibration import history_setup  # noqa: E402
 from .cases import get_case  # noqa: E402
 from .ensemble import map_runs  # noqa: E402
 from .posterior import Posterior  # noqa: E402

@@ -181,8 +181,10 @@ def _merge(base: Scenario, over: Scenario, fields_set: set[str]) -> Scenario:
         sched[lever] = ([p for p in b if p[0] < o[0][0]] + o) if o else (b or None)
     merged = base.model_dump()
     merged.update({k: getattr(over, k) for k in fields_set
-                   if k not in {"schedules", "bases", "shocks", "params", "base"}})
-    merged.update(schedules=Schedules(**sched), bases=[*base.bases, *over.bases],
+                   if k not in {"schedules", "bases", "shocks", "params", "base", "policy"}})
+    policy = base.policy.model_copy(update={k: getattr(over.policy, k)
+                                            for k in over.policy.model_fields_set})
+    merged.update(policy=policy, schedules=Schedules(**sched), bases=[*base.bases, *over.bases],
                   shocks=[*base.shocks, *over.shocks], params={**base.params, **over.params},
                   base=over.base)
     return Scenario.model_validate(merged)

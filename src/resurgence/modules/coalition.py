@@ -128,13 +128,14 @@ class Coalition(Module):
             return np.where(rel > 0, rel, 1.0) ** el * present
 
         oth_isr, oth_air = lv["isr_over_horizon"], lv["air_over_horizon"]
-        s.isr = lv["isr"] * ((1 - oth_isr) * s.exit_frac * tf(p.elast_isr)
+        # a forced exit acts through the troop count (tf), like any other drawdown
+        s.isr = lv["isr"] * ((1 - oth_isr) * tf(p.elast_isr)
                              * reach["isr"] + oth_isr * p.oth_effectiveness)
-        s.air = lv["air"] * ((1 - oth_air) * s.exit_frac * tf(p.elast_air)
+        s.air = lv["air"] * ((1 - oth_air) * tf(p.elast_air)
                              * reach["air"] + oth_air * p.oth_effectiveness)
         s.training = lv["training"] * tf(p.elast_training) * reach["training"]
         s.planning = lv["planning"] * tf(p.elast_planning) * reach["planning"]
-        s.mediation = lv["mediation"] * s.exit_frac * tf(p.elast_mediation)
+        s.mediation = lv["mediation"] * tf(p.elast_mediation)
         sim.record("us_troops", t, troops)
         sim.record("bases_open", t, open_.sum(axis=1, keepdims=True).astype(float))
         sim.record("mediation", t, s.mediation)

@@ -53,7 +53,10 @@ class Grievance(Module):
     def step(self, sim, t: int) -> None:
         s, p = sim.s, sim.p
         info = s.detect / (s.detect + p.harm_info_half)
-        harm = (s.host + s.air) * (1.0 - info) - 1.0  # relative to typical late-2020 operations
+        harm = (s.host + s.air) * (1.0 - info)
+        if t == 0:  # harm is measured against the operations of the first simulated week
+            self._harm0 = harm
+        harm = harm - self._harm0
         target = self._target(p, s.militia_strength, harm)
         s.grievance = s.grievance + p.grievance_rate * (target - s.grievance)
         sim.record("grievance", t, s.grievance)

@@ -40,6 +40,8 @@ class Politics(Module):
           uniform(0.0, 0.3), ("C22",), "seed: 'a wider American withdrawal would also enable Iran'"),
         P(N, "influence_militia", 0.2, "0-1", "influence per unit militia strength above 1",
           uniform(0.0, 0.4), ("C14", "C22")),
+        P(N, "bases_ref", 3.0, "bases", "open US bases at which the leverage term equals 1 (late 2020)",
+          claims=("C26",), source="bases table: Ain al-Asad, Erbil, Baghdad after the 2020 handovers"),
         P(N, "influence_pressure", 0.1, "0-1", "influence per unit pressure above its start",
           uniform(0.0, 0.3), ("C24",)),
     )
@@ -62,7 +64,6 @@ class Politics(Module):
         s.influence = p.influence_0 * np.ones((sim.n, 1))
         self._aff = th.attrs["iran_affinity"][None, :]
         self._pmf = th.attrs["pmf_presence"][None, :]
-        self._bases0 = max(int(sim.drivers.base_open[0].sum()), 1)
         w = th.population / th.population.sum()
         self._shape = (0.4 + 0.8 * self._aff) / float(((0.4 + 0.8 * self._aff[0]) * w).sum())
 
@@ -83,7 +84,7 @@ class Politics(Module):
         # and raised where militias are strong
         regional = np.clip(s.influence * self._shape
                            * (1.0 + 0.5 * self._pmf * (s.militia_strength - 1.0)), 0.0, 1.0)
-        bases = s.base_open.sum(axis=1, keepdims=True) / self._bases0
+        bases = s.base_open.sum(axis=1, keepdims=True) / p.bases_ref
         s.leverage = np.maximum(0.4 * np.sqrt(presence) + 0.3 * np.minimum(bases, 1.5)
                                 + 0.3 * s.mediation - (s.influence - p.influence_0), 0.0)
         sim.record("political_pressure", t, s.pressure)

@@ -22,7 +22,7 @@ import pandas as pd
 from . import __version__
 from .cases import case_observations, get_case
 from .claims import CLAIMS, VARIANTS, evaluate, learning_ratios, scenarios_needed
-from .compare import contrast
+from .contrasts import contrast
 from .ensemble import resolve, run_ensemble
 from .params import DEFAULTS_VERSION
 from .posterior import Posterior, full_specs, resolve_posterior
@@ -203,7 +203,7 @@ def compute_brief(case: str = "iraq-2020", *, runs: int = 300, seed: int = 1,
                     "theatre_hashes": load_theatre(c.theatre).file_hashes()})
     if fit and post is not None:
         from .fitreport import coverage_table, predictive
-        from .forecast import forecast
+        from .forecasting import forecast
 
         say("fit to history and forecast")
         rows, draws = predictive(post, runs=min(runs, post.size), seed=seed + 1, workers=workers)

@@ -1,0 +1,95 @@
+"""The brief and the claims: content, self-containment, PDF pages, traceability."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from resurgence.brief_render import figures, render_html, render_pdf
+from resurgence.briefing import REFERENCE, compute_brief
+from resurgence.claims import CLAIMS, VARIANTS, scenarios_needed
+from resurgence.cli import app
+from resurgence.results import Bundle
+
+
+@pytest.fixture(scope="module")
+def brief(tmp_path_factory):
+    out = tmp_path_factory.mktemp("brief")
+    data = compute_brief(runs=24, seed=3, out=out, forecast_months=6)
+    figures(data, out / "figures")
+    return data, out
+
+
+def test_registry_covers_every_claim():
+    assert [c.id for c in CLAIMS] == [f"C{i}" for i in range(1, 27)]
+    for c in CLAIMS:
+        assert c.quote and c.carried_by and c.check
+        assert c.basis in {"data-tested", "model-implied", "definition"}
+        assert (c.kind == "contrast") == (c.a is not None)
+    assert set(scenarios_needed()) - {"stay-3000", "announced-2500", "full-withdrawal",
+                                      "enablers-over-horizon", "no-mediation", "escalation",
+                                      "pandemic-protests-worse"} <= set(VARIANTS)
+
+
+def test_every_claim_gets_a_verdict(brief):
+    data, _ = brief
+    c = data.claims
+    assert list(c["id"]) == [f"C{i}" for i in range(1, 27)]
+    assert set(c["verdict"]) <= {"supported", "uncertain", "not supported"}
+    assert c["share_as_expected"].between(0, 1).all()
+    assert np.isfinite(c[["effect_median", "effect_p10", "effect_p90"]].to_numpy()).all()
+    # the headline mechanism claims hold in the model
+    v = c.set_index("id")["verdict"]
+    assert v["C3"] == "supported" and v["C22"] == "supported" and v["C26"] == "supported"
+
+
+def test_headline_numbers_match_the_bundle(brief):
+    data, _ = brief
+    b = Bundle.open(data.bundle)
+    q = b.query("SELECT scenario, run, sum(is_attacks) AS a FROM series WHERE region = 'IQ' "
+                "AND week >= 52 AND week < 104 GROUP BY ALL")
+    q["scenario"] = q["scenario"].astype(str)
+    ref = q[q["scenario"] == REFERENCE].sort_values("run")["a"].to_numpy()
+    fw = q[q["scenario"] == "full-withdrawal"].sort_values("run")["a"].to_numpy()
+    row = data.pathways[(data.pathways["outcome"] == "is_attacks_y2")
+                        & (data.pathways["scenario"] == "full-withdrawal")].iloc[0]
+    assert row["ref_mid"] == pytest.approx(np.median(ref), rel=1e-4)
+    assert row["effect_mid"] == pytest.approx(np.median(fw - ref), rel=1e-4)
+    assert b.manifest["seed"] == 3 and b.manifest["runs"] == 24
+
+
+def test_html_is_self_contained(brief):
+    data, out = brief
+    page = render_html(data, out).read_text()
+    assert "How could the US drawdown in Iraq aid IS and Iran?" in page
+    assert not re.search(r"""<(script|link|img)[^>]+(src|href)=["']https?://""", page)
+    assert page.count("data:image/png;base64,") >= 5
+    for cid in ("C1", "C7", "C26"):
+        assert f">{cid}<" in page
+    assert "model-implied" in page and "data-tested" in page
+
+
+def test_pdf_renders_to_pages(brief, tmp_path):
+    data, out = brief
+    pdf = render_pdf(data, out)
+    raw = pdf.read_bytes()
+    assert raw.startswith(b"%PDF")
+    assert len(re.findall(rb"/Type /Page\b", raw)) >= 4
+    if shutil.which("pdftoppm"):
+        subprocess.run(["pdftoppm", "-png", "-r", "30", str(pdf), str(tmp_path / "p")], check=True)
+        assert len(list(tmp_path.glob("p-*.png"))) >= 4
+
+
+def test_cli_brief_small(tmp_path):
+    r = CliRunner().invoke(app, ["brief", "--runs", "12", "--format", "html", "--out",
+                                 str(tmp_path / "b")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "b" / "brief.html").exists() and not (tmp_path / "b" / "brief.pdf").exists()
+    assert "claims:" in r.output
+    bad = CliRunner().invoke(app, ["brief", "--format", "docx", "--out", str(tmp_path / "c")])
+    assert bad.exit_code == 2 and "--format" in bad.output
