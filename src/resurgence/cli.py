@@ -62,6 +62,8 @@ Seed = Annotated[int, typer.Option("--seed", "-s", help="Root random seed.")]
 Workers = Annotated[int, typer.Option("--workers", "-w", help="Local worker processes.")]
 Weeks = Annotated[int | None, typer.Option("--weeks", help="Override the scenario horizon (weeks).")]
 Chunk = Annotated[int, typer.Option("--chunk-size", help="Runs per work unit (results do not depend on it).")]
+Backend = Annotated[str, typer.Option("--backend", help="'local' (process pool) or 'ray' (scale-out; "
+                                      "pip install 'resurgence[ray]'; RAY_ADDRESS selects a cluster).")]
 Post = Annotated[str, typer.Option("--posterior", help="'shipped' (calibrated iraq-2020 draws; runs spin up "
                                    "from 2018), 'none' (versioned defaults from the scenario start) or a posterior file.")]
 
@@ -71,7 +73,7 @@ Post = Annotated[str, typer.Option("--posterior", help="'shipped' (calibrated ir
 def run(scenario: Annotated[str, typer.Argument(help="Shipped scenario name or path to a TOML file.")],
         out: Annotated[Path, typer.Option("--out", "-o", help="Results bundle directory to create.")],
         runs: Runs = 200, seed: Seed = 1, workers: Workers = 1, weeks: Weeks = None,
-        chunk_size: Chunk = 250, posterior: Post = "shipped",
+        chunk_size: Chunk = 250, posterior: Post = "shipped", backend: Backend = "local",
         overwrite: Annotated[bool, typer.Option(help="Replace an existing bundle.")] = False) -> None:
     """Run one scenario as a Monte Carlo ensemble and write a results bundle."""
     sc = resolve(scenario, weeks)
@@ -80,7 +82,7 @@ def run(scenario: Annotated[str, typer.Argument(help="Shipped scenario name or p
         task = prog.add_task("runs", total=runs)
         res = run_ensemble([sc], runs, seed, out=out, workers=workers, chunk_size=chunk_size,
                            overwrite=overwrite, progress=lambda k: prog.advance(task, k),
-                           posterior=post)
+                           posterior=post, backend=backend)
     s = res.summaries[sc.name]
     table = Table(title=f"{sc.name}: {runs} runs, seed {seed}, {sc.weeks} weeks from {sc.start}")
     for col in ("outcome", "P10", "median (mean for probabilities)", "P90"):
@@ -107,7 +109,7 @@ def _cell(t: tuple[float, float, float], kind: str) -> str:
 def compare(a: Annotated[str, typer.Argument(help="Reference scenario (name or path).")],
             b: Annotated[str, typer.Argument(help="Alternative scenario (name or path).")],
             runs: Runs = 200, seed: Seed = 1, workers: Workers = 1, weeks: Weeks = None,
-            chunk_size: Chunk = 250, posterior: Post = "shipped",
+            chunk_size: Chunk = 250, posterior: Post = "shipped", backend: Backend = "local",
             out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write a results bundle.")] = None,
             overwrite: Annotated[bool, typer.Option(help="Replace an existing bundle.")] = False,
             as_json: Annotated[bool, typer.Option("--json", help="Print the contrasts as JSON.")] = False) -> None:
@@ -120,7 +122,7 @@ def compare(a: Annotated[str, typer.Argument(help="Reference scenario (name or p
         task = prog.add_task("runs", total=2 * runs)
         res = run_ensemble([sa, sb], runs, seed, out=out, workers=workers, chunk_size=chunk_size,
                            overwrite=overwrite, progress=lambda k: prog.advance(task, k),
-                           posterior=post)
+                           posterior=post, backend=backend)
     rows = contrast(res.summaries[sa.name], res.summaries[sb.name])
     if as_json:
         print(json.dumps({"a": sa.name, "b": sb.name, "runs": runs, "seed": seed,
