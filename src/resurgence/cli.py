@@ -238,6 +238,7 @@ def version() -> None:
 
 
 def _register() -> None:
+    from .case2011 import case2011_cmd
     from .cli_brief import brief_cmd, claims_cmd
     from .cli_data import data_app
     from .cli_fit import backtest_cmd, calibrate_cmd, forecast_cmd
@@ -249,6 +250,7 @@ def _register() -> None:
     app.command("sensitivity")(user_errors(sensitivity_cmd))
     app.command("brief")(user_errors(brief_cmd))
     app.command("claims")(user_errors(claims_cmd))
+    app.command("case2011")(user_errors(case2011_cmd))
     app.add_typer(data_app, name="data")
 
 
