@@ -77,7 +77,7 @@ def run(scenario: Annotated[str, typer.Argument(help="Shipped scenario name or p
         overwrite: Annotated[bool, typer.Option(help="Replace an existing bundle.")] = False) -> None:
     """Run one scenario as a Monte Carlo ensemble and write a results bundle."""
     sc = resolve(scenario, weeks)
-    post = resolve_posterior(posterior)
+    post = _usable(resolve_posterior(posterior), sc)
     with _progress(runs, f"run {sc.name}") as prog:
         task = prog.add_task("runs", total=runs)
         res = run_ensemble([sc], runs, seed, out=out, workers=workers, chunk_size=chunk_size,
@@ -92,6 +92,15 @@ def run(scenario: Annotated[str, typer.Argument(help="Shipped scenario name or p
         table.add_row(c.summary, *(_num(v, c.kind) for v in (lo, mid, hi)))
     console.print(table)
     console.print(f"results bundle: [bold]{res.bundle}[/] ({res.wall_time_s:.1f} s)")
+
+
+def _usable(post, sc):
+    """A posterior informs a run only if its data end before the scenario starts."""
+    if post is not None and sc.start <= post.until:
+        err.print(f"note: the {post.case} posterior uses data up to {post.until}, not before "
+                  f"{sc.name}'s start {sc.start}: running on default parameters", highlight=False)
+        return None
+    return post
 
 
 def _num(v: float, kind: str = "quantiles") -> str:
@@ -117,7 +126,7 @@ def compare(a: Annotated[str, typer.Argument(help="Reference scenario (name or p
     sa, sb = resolve(a, weeks), resolve(b, weeks)
     if sb.name == sa.name:  # the same name twice: keep both, distinguishable
         sb = sb.model_copy(update={"name": f"{sb.name}-b"})
-    post = resolve_posterior(posterior)
+    post = _usable(resolve_posterior(posterior), sa)
     with _progress(2 * runs, f"compare {sa.name} vs {sb.name}") as prog:
         task = prog.add_task("runs", total=2 * runs)
         res = run_ensemble([sa, sb], runs, seed, out=out, workers=workers, chunk_size=chunk_size,
