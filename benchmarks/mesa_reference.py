@@ -109,6 +109,7 @@ class Governorate(mesa.Agent):
         self.is_recruits = self.is_inflow = self.villages_cleared = 0.0
         self.iran_influence = 0.0
         self._out = self._pull = self._denom = 0.0
+        self._harm0 = 0.0
 
     # -- coalition ---------------------------------------------------------------------
     def step_coalition(self) -> None:
@@ -116,11 +117,11 @@ class Governorate(mesa.Agent):
         open_bases = m.open_bases
         reach = {e: max((self.base_weight[e][b.index] for b in open_bases), default=0.0)
                  for e in ENABLERS}
-        ef, tf = m.exit_frac, m.troop_factor
+        tf = m.troop_factor  # a forced exit acts through the troop count, like any drawdown
         oth_isr, oth_air = lv["isr_over_horizon"], lv["air_over_horizon"]
-        self.isr = lv["isr"] * ((1 - oth_isr) * ef * tf["elast_isr"] * reach["isr"]
+        self.isr = lv["isr"] * ((1 - oth_isr) * tf["elast_isr"] * reach["isr"]
                                 + oth_isr * p["oth_effectiveness"])
-        self.air = lv["air"] * ((1 - oth_air) * ef * tf["elast_air"] * reach["air"]
+        self.air = lv["air"] * ((1 - oth_air) * tf["elast_air"] * reach["air"]
                                 + oth_air * p["oth_effectiveness"])
         self.training = lv["training"] * tf["elast_training"] * reach["training"]
         self.planning = lv["planning"] * tf["elast_planning"] * reach["planning"]
@@ -221,7 +222,10 @@ class Governorate(mesa.Agent):
     def step_grievance(self) -> None:
         p = self.model.p
         info = self.detect / (self.detect + p["harm_info_half"])
-        harm = (self.host + self.air) * (1.0 - info) - 1.0
+        harm = (self.host + self.air) * (1.0 - info)
+        if self.model.t == 0:  # harm is measured against the first simulated week's operations
+            self._harm0 = harm
+        harm -= self._harm0
         target = self.grievance_target(self.model.militia_strength, harm)
         self.grievance += p["grievance_rate"] * (target - self.grievance)
 
@@ -275,7 +279,6 @@ class ResurgenceModel(mesa.Model):
         for g in self.governorates:
             g.base_weight = {e: [math.exp(-dist[g.index, j] / p[f"reach_{e}_km"])
                                  for j in range(len(self.bases))] for e in ENABLERS}
-        self._bases0 = max(int(self.drivers.base_open[0].sum()), 1)
         aff = th.attrs["iran_affinity"]
         w = th.population / th.population.sum()
         self.influence_shape = [float(x) for x in (0.4 + 0.8 * aff) / float(((0.4 + 0.8 * aff) * w).sum())]
@@ -318,7 +321,7 @@ class ResurgenceModel(mesa.Model):
         self.agents_by_type[Base].do("step_coalition")
         self.open_bases = [b for b in self.bases if b.open]
         self.agents_by_type[Governorate].do("step_coalition")
-        self.mediation = lv["mediation"] * self.exit_frac * self.troop_factor["elast_mediation"]
+        self.mediation = lv["mediation"] * self.troop_factor["elast_mediation"]
 
     def _host(self) -> None:
         p = self.p
@@ -377,7 +380,7 @@ class ResurgenceModel(mesa.Model):
         self.influence = clip(self.influence + p["influence_rate"] * (target_i - self.influence),
                               0.0, 1.0)
         govs.do("step_politics")
-        bases = len(self.open_bases) / self._bases0
+        bases = len(self.open_bases) / p["bases_ref"]
         self.leverage = max(0.4 * math.sqrt(presence) + 0.3 * min(bases, 1.5)
                             + 0.3 * self.mediation - (self.influence - p["influence_0"]), 0.0)
 
@@ -407,39 +410,75 @@ class ResurgenceModel(mesa.Model):
             g.host_strength, g.is_fighters, g.is_villages = g.host, g.fighters, g.villages
         if self.collect:
             self.datacollector.collect(self)
-        # national outcomes the benchmark compares with the engine
-        self.attacks_by_week.append(sum(g.is_attacks for g in self.governorates))
-        self.fighters_by_week.append(sum(g.fighters for g in self.governorates))
+        # national series the benchmark compares with the engine (see OUTCOMES)
+        gs, tr = self.governorates, self.tracked
+        R = len(gs)
+        tr["is_attacks"].append(sum(g.is_attacks for g in gs))
+        tr["is_fighters"].append(sum(g.fighters for g in gs))
+        tr["is_villages"].append(sum(g.villages for g in gs))
+        tr["militia_attacks_us"].append(sum(g.militia_attacks_us for g in gs))
+        tr["grievance"].append(sum(g.grievance for g in gs) / R)
+        tr["iran_influence"].append(sum(g.iran_influence for g in gs) / R)
+        tr["host_strength"].append(sum(g.host for g in gs) / R)
+        tr["isr_coverage"].append(sum(g.isr for g in gs) / R)
+        tr["political_pressure"].append(self.pressure)
+        tr["us_leverage"].append(self.leverage)
 
     def run(self) -> ResurgenceModel:
-        self.attacks_by_week: list[float] = []
-        self.fighters_by_week: list[float] = []
+        self.tracked: dict[str, list[float]] = {k: [] for k in TRACKED}
         for _ in range(self.weeks):
             self.step()
         return self
 
 
+#: National series tracked each week: regional sums or (unweighted) regional means.
+TRACKED = ("is_attacks", "is_fighters", "is_villages", "militia_attacks_us", "grievance",
+           "iran_influence", "host_strength", "isr_coverage", "political_pressure", "us_leverage")
+#: Per-run outcomes compared with the engine: (name, series, how); the first two are the
+#: checks the benchmark requires, the rest are reported for information.
+OUTCOMES = (
+    ("is_attacks_per_week_y1", "is_attacks", "mean_y1"),
+    ("is_fighters_end", "is_fighters", "end"),
+    ("is_villages_end", "is_villages", "end"),
+    ("militia_attacks_us_per_week", "militia_attacks_us", "mean"),
+    ("grievance_end", "grievance", "end"),
+    ("iran_influence_end", "iran_influence", "end"),
+    ("host_strength_mean", "host_strength", "mean"),
+    ("isr_coverage_mean", "isr_coverage", "mean"),
+    ("political_pressure_mean", "political_pressure", "mean"),
+    ("us_leverage_end", "us_leverage", "end"),
+)
+
+
+def reduce_series(x, how: str) -> float:
+    """One run's weekly national series to a number (shared with benchmarks/engine.py)."""
+    x = np.asarray(x, dtype=np.float64)
+    if how == "end":
+        return float(x[..., -1])
+    if how == "mean_y1":
+        return float(x[..., :52].mean(axis=-1))
+    return float(x.mean(axis=-1))
+
+
 def outcomes(model: ResurgenceModel) -> dict[str, float]:
-    """IS attacks per week over the first year (national) and fighters at the end."""
-    y1 = model.attacks_by_week[:52]
-    return {"is_attacks_per_week_y1": sum(y1) / len(y1),
-            "is_fighters_end": model.fighters_by_week[-1]}
+    """National outcomes of one run (see OUTCOMES)."""
+    return {name: reduce_series(model.tracked[series], how) for name, series, how in OUTCOMES}
 
 
 def run_reference(runs: int, scenario: str = "announced-2500", weeks: int | None = None,
                   seed: int = 0, collect: bool = True) -> dict:
     """Run ``runs`` Mesa runs; returns wall time and per-run national outcomes."""
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     per_run = []
     regions = weeks_run = 0
     for i in range(runs):
         m = ResurgenceModel(scenario, weeks=weeks, seed=seed + i, collect=collect).run()
         regions, weeks_run = len(m.governorates), m.weeks
         per_run.append(outcomes(m))
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     region_weeks = runs * regions * weeks_run
     return {"runs": runs, "regions": regions, "weeks": weeks_run, "collect": collect,
-            "wall_s": wall, "region_weeks": region_weeks, "s_per_region_week": wall / region_weeks,
+            "wall_s": wall, "cpu_s": cpu, "region_weeks": region_weeks, "s_per_region_week": wall / region_weeks,
             "per_run": per_run}
 
 

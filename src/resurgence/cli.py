@@ -252,6 +252,7 @@ def _register() -> None:
     from .cli_data import data_app
     from .cli_fit import backtest_cmd, calibrate_cmd, forecast_cmd
     from .cli_sens import sensitivity_cmd
+    from .cli_web import serve_cmd
 
     app.command("calibrate")(user_errors(calibrate_cmd))
     app.command("forecast")(user_errors(forecast_cmd))
@@ -260,6 +261,7 @@ def _register() -> None:
     app.command("brief")(user_errors(brief_cmd))
     app.command("claims")(user_errors(claims_cmd))
     app.command("case2011")(user_errors(case2011_cmd))
+    app.command("serve")(user_errors(serve_cmd))
     app.add_typer(data_app, name="data")
 
 

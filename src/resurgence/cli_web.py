@@ -11,7 +11,7 @@ import typer
 def serve_cmd(
     host: Annotated[str, typer.Option(help="Address to bind. Anything but loopback (127.0.0.1, "
                                       "::1, localhost) needs a token.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port (0: pick a free one).")] = 8000,
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     token: Annotated[str | None, typer.Option(
         envvar="RESURGENCE_TOKEN", show_default=False,
         help="Bearer token that write requests (POST) must carry; required off loopback. "

@@ -1,0 +1,233 @@
+"""HTTP API, part 1: health, metadata, scenarios, validation, job submission, claims, geo."""
+
+from __future__ import annotations
+
+import functools
+import json
+import secrets
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from .. import __version__
+from ..scenario import SCHEDULES, Scenario, scenario_from_dict, shipped_names
+from .jobs import QueueFull
+from .specs import (
+    ApiError,
+    CompareRequest,
+    JobAccepted,
+    RunRequest,
+    check_scenario,
+    resolve_spec,
+    run_scenarios,
+    toml_scenario,
+)
+from .state import WebState, get_state
+
+router = APIRouter(prefix="/api")
+bearer = HTTPBearer(auto_error=False, description="needed for POST requests when the server "
+                    "was started with a token")
+State = Annotated[WebState, Depends(get_state)]
+
+
+def require_token(request: Request,
+                  cred: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+    """Write endpoints: the bearer token, when the server has one."""
+    token = get_state(request).settings.token
+    if token is None:
+        return
+    given = cred.credentials if cred is not None and cred.scheme.lower() == "bearer" else ""
+    if not secrets.compare_digest(given.encode(), token.encode()):
+        raise ApiError(401, "this server needs 'Authorization: Bearer <token>' for write requests",
+                       {"WWW-Authenticate": "Bearer"})
+
+
+Write = [Depends(require_token)]
+
+
+def _err(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+@router.get("/health", summary="Liveness, version, queue and limits")
+def health(state: State) -> dict[str, Any]:
+    s = state.settings
+    return {"status": "ok", "version": __version__, "jobs": state.jobs.counts(),
+            "auth_required": s.token is not None,
+            "limits": {"max_runs": s.max_runs, "max_weeks": s.max_weeks, "max_jobs": s.max_jobs,
+                       "queue": s.queue, "max_body_bytes": s.max_body}}
+
+
+@functools.lru_cache(maxsize=1)
+def _meta() -> dict[str, Any]:
+    from ..engine import all_metrics
+    from ..summaries import SUMMARIES
+    from .specs import _theatre
+
+    th = _theatre()
+    return {
+        "levers": {k: {"default": d, "min": lo, "max": hi, "meaning": m}
+                   for k, (d, lo, hi, m) in SCHEDULES.items()},
+        "shock_kinds": list(Scenario.model_fields["shocks"].annotation.__args__[0]
+                            .model_fields["kind"].annotation.__args__),
+        "regions": [{"code": c, "name": n} for c, n in zip(th.codes, th.names, strict=True)],
+        "national_code": th.national_code,
+        "bases": [b.name for b in th.bases],
+        "metrics": [{"name": m.name, "unit": m.unit, "description": m.description,
+                     "level": m.level} for m in all_metrics()],
+        "outcomes": [{"name": s.name, "unit": s.unit, "description": s.description}
+                     for s in SUMMARIES],
+        "posteriors": ["shipped", "none"],
+    }
+
+
+@router.get("/meta", summary="Levers, shock kinds, regions, metrics and outcomes (for editors)")
+def meta(state: State) -> dict[str, Any]:
+    return _meta()
+
+
+@router.get("/scenarios", summary="The shipped scenarios")
+def scenarios() -> list[dict[str, Any]]:
+    out = []
+    for name in shipped_names():
+        sc = resolve_spec(name, "name")
+        out.append({"name": name, "title": sc.title, "description": sc.description,
+                    "base": sc.base, "claims": sc.claims, "start": sc.start.isoformat(),
+                    "weeks": sc.weeks})
+    return out
+
+
+@router.get("/scenarios/{name}", summary="One shipped scenario, its base resolved")
+def scenario(name: str) -> dict[str, Any]:
+    if name not in shipped_names():
+        raise ApiError(404, f"no shipped scenario {name[:64]!r}; expected one of "
+                       f"{', '.join(shipped_names())}")
+    return resolve_spec(name, "name").model_dump(mode="json")
+
+
+_VALIDATE_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"type": "object", "description": "a scenario object (the "
+                                    "fields of a scenario TOML file), or {\"toml\": \"...\"}"}},
+    "text/plain": {"schema": {"type": "string", "description": "scenario TOML text"}}}}}
+
+
+async def _body_data(request: Request) -> Any:
+    raw = await request.body()
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "the body is not UTF-8 text") from None
+    if ctype in ("text/plain", "application/toml", "text/x-toml"):
+        return {"toml": text}
+    if ctype not in ("", "application/json"):
+        raise ApiError(415, f"content type {ctype[:40]!r}: expected application/json or text/plain")
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ApiError(400, f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(400, "the body is not valid JSON: nested too deeply") from None
+
+
+@router.post("/scenarios/validate", dependencies=Write, openapi_extra=_VALIDATE_BODY,
+             summary="Validate a scenario (JSON object, {\"toml\": ...} or TOML text)",
+             responses={422: _err("invalid scenario"), 413: _err("the body is too large")})
+async def validate(request: Request, state: State) -> dict[str, Any]:
+    data = await _body_data(request)
+    if not isinstance(data, dict):
+        raise ApiError(422, f"expected a JSON object (a scenario or {{\"toml\": \"...\"}}), "
+                       f"got {type(data).__name__}")
+    if "toml" in data:
+        if len(data) != 1 or not isinstance(data["toml"], str):
+            raise ApiError(422, "field 'toml': expected a string and no other fields")
+        data = toml_scenario(data["toml"])
+
+    def check() -> dict[str, Any]:
+        sc = check_scenario(scenario_from_dict(data, "scenario"), state.settings, None)
+        return {"valid": True, "scenario": sc.model_dump(mode="json")}
+
+    return await run_in_threadpool(check)
+
+
+def _submit(state: WebState, kind: str, body: RunRequest | CompareRequest) -> JobAccepted:
+    scs = run_scenarios(body, state.settings)
+    try:
+        job_id = state.jobs.submit_ensemble(kind, scs, body.runs, body.seed, body.posterior)
+    except QueueFull as exc:
+        raise ApiError(503, str(exc), {"Retry-After": "10"}) from None
+    return JobAccepted(id=job_id, status="queued", kind=kind, scenarios=[s.name for s in scs],
+                       links={"self": f"/api/jobs/{job_id}"})
+
+
+_SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _err("a token is required"), 413: _err("the body is too large"),
+    422: _err("invalid scenario, or over a limit"), 503: _err("the job queue is full")}
+
+
+@router.post("/runs", status_code=202, dependencies=Write, responses=_SUBMIT_RESPONSES,
+             summary="Run one scenario as a Monte Carlo ensemble (a job)")
+def submit_run(body: RunRequest, state: State) -> JobAccepted:
+    return _submit(state, "run", body)
+
+
+@router.post("/compare", status_code=202, dependencies=Write, responses=_SUBMIT_RESPONSES,
+             summary="Compare two scenarios with common random numbers (a job)")
+def submit_compare(body: CompareRequest, state: State) -> JobAccepted:
+    return _submit(state, "compare", body)
+
+
+@router.get("/jobs", summary="Recent jobs, newest first")
+def jobs(state: State, limit: int = 50) -> list[dict[str, Any]]:
+    return [state.job_view(j) for j in state.catalogue.list(max(1, min(limit, 500)))]
+
+
+@router.get("/jobs/{job_id}", summary="A job's status (queued/running/done/failed/"
+            "interrupted), progress fraction and error")
+def job(job_id: str, state: State) -> dict[str, Any]:
+    return state.job_view(state.job(job_id))
+
+
+@router.get("/claims", summary="The claims registry (not evaluated)")
+def claims() -> list[dict[str, Any]]:
+    from ..claims import CLAIMS
+
+    return [{"id": c.id, "quote": c.quote, "carried_by": c.carried_by, "check": c.check,
+             "kind": c.kind, "a": c.a, "b": c.b, "summary": c.summary,
+             "direction": c.direction, "relative": c.relative, "basis": c.basis,
+             "evidence": c.evidence, "drivers": list(c.drivers)} for c in CLAIMS]
+
+
+@functools.lru_cache(maxsize=1)
+def _geo() -> dict[str, Any]:
+    from shapely.geometry import MultiPolygon, Polygon, mapping
+    from shapely.geometry.polygon import orient
+
+    from .specs import _theatre
+
+    th = _theatre()
+    geoms = th.geometry()
+    feats = []
+    for code, name in zip(th.codes, th.names, strict=True):
+        if code not in geoms:
+            continue
+        g = geoms[code].simplify(0.005, preserve_topology=True)
+        # clockwise exterior rings: what d3-geo (Plotly's geo) needs, unlike RFC 7946
+        if isinstance(g, Polygon):
+            g = orient(g, sign=-1.0)
+        elif isinstance(g, MultiPolygon):
+            g = MultiPolygon([orient(p, sign=-1.0) for p in g.geoms])
+        geo = json.loads(json.dumps(mapping(g)), parse_float=lambda s: round(float(s), 4))
+        feats.append({"type": "Feature", "id": code, "properties": {"code": code, "name": name},
+                      "geometry": geo})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+@router.get("/geo", summary="Governorate boundaries (GeoJSON, simplified; properties.code is "
+            "the ISO 3166-2 code)")
+def geo() -> dict[str, Any]:
+    return _geo()
+

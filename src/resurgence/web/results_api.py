@@ -1,0 +1,146 @@
+"""HTTP API, part 2: a finished job's results (summary, quantiles, map, bundle download)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+import secrets
+import threading
+import zipfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import FileResponse
+
+from .specs import ApiError
+from .state import WebState, get_state, json_safe, manifest
+
+router = APIRouter(prefix="/api/jobs")
+State = Annotated[WebState, Depends(get_state)]
+_zip_lock = threading.Lock()
+QCOLS = ("mean", "q05", "q10", "q25", "q50", "q75", "q90", "q95")
+
+
+@router.get("/{job_id}/summary", summary="Per-run outcomes (P10, median, P90 per scenario) "
+            "and, for a compare, paired contrasts B - A")
+def summary(job_id: str, state: State) -> dict[str, Any]:
+    job, path = state.done_bundle(job_id)
+    out = dict(job["summary"] or {})
+    out.update(job=job_id, runs=job["runs"], seed=job["seed"], weeks=job["weeks"],
+               posterior=job["posterior"], start=manifest(str(path)).get("start_date"))
+    return out
+
+
+def _check(man: dict[str, Any], metric: str, region: str | None, scenario: str | None) -> None:
+    if metric not in man["metrics"]:
+        raise ApiError(422, f"query 'metric' = {metric[:40]!r}: unknown; expected one of "
+                       f"{', '.join(man['metrics'])}")
+    regions = [*man["regions"], man["national_code"]]
+    if region is not None and region not in regions:
+        raise ApiError(422, f"query 'region' = {region[:40]!r}: expected one of {', '.join(regions)}")
+    if scenario is not None and scenario not in man["scenarios"]:
+        raise ApiError(422, f"query 'scenario' = {scenario[:64]!r}: expected one of "
+                       f"{', '.join(man['scenarios'])}")
+
+
+@functools.lru_cache(maxsize=512)
+def _quantiles(path: str, metric: str, region: str) -> dict[str, Any]:
+    from ..results import Bundle
+
+    df = Bundle.open(path).quantiles(metric, region=region)
+    out: dict[str, Any] = {}
+    for sc, sub in df.groupby("scenario", observed=True, sort=False):
+        sub = sub.sort_values("week")
+        d: dict[str, Any] = {"week": sub["week"].astype(int).tolist(),
+                             "date": [str(x)[:10] for x in sub["date"]]}
+        d.update({c: sub[c].astype(float).tolist() for c in QCOLS})
+        out[str(sc)] = d
+    return json_safe(out)
+
+
+@router.get("/{job_id}/quantiles", summary="Weekly quantiles across runs of one metric in one "
+            "region (IQ = national), per scenario: mean, q05..q95")
+def quantiles(job_id: str, state: State,
+              metric: Annotated[str, Query(max_length=64)] = "is_attacks",
+              region: Annotated[str, Query(max_length=16)] = "IQ",
+              scenario: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:
+    _, path = state.done_bundle(job_id)
+    man = manifest(str(path))
+    _check(man, metric, region, scenario)
+    data = _quantiles(str(path), metric, region)
+    if not data:
+        raise ApiError(422, f"metric {metric!r} has no rows for region {region!r} (national-only "
+                       "metrics exist only for IQ)")
+    if scenario is not None:
+        data = {scenario: data[scenario]}
+    spec = man["metrics"][metric]
+    return {"job": job_id, "metric": metric, "unit": spec["unit"],
+            "description": spec["description"], "region": region, "scenarios": data}
+
+
+@functools.lru_cache(maxsize=512)
+def _map(path: str, metric: str, scenario: str, week: int) -> list[tuple[str, float | None]]:
+    from ..results import Bundle
+
+    df = Bundle.open(path).query(
+        "SELECT region::VARCHAR AS region, q50 FROM quantiles WHERE metric = ? AND scenario = ? "
+        "AND week = ?", [metric, scenario, week])
+    return [(r, json_safe(float(v))) for r, v in zip(df["region"], df["q50"], strict=True)]
+
+
+@router.get("/{job_id}/map", summary="Per-governorate weekly median of a metric (for the map)")
+def region_map(job_id: str, state: State,
+               metric: Annotated[str, Query(max_length=64)] = "is_attacks",
+               week: Annotated[int, Query(description="week index; negative counts from the "
+                                          "end (-1 = last week)", ge=-10_000, le=10_000)] = -1,
+               scenario: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:
+    from .specs import _theatre
+
+    job, path = state.done_bundle(job_id)
+    man = manifest(str(path))
+    _check(man, metric, None, scenario)
+    if man["metrics"][metric]["level"] != "region":
+        raise ApiError(422, f"query 'metric' = {metric!r}: a national-only metric has no map")
+    weeks = int(man.get("weeks") or job["weeks"])
+    w = week + weeks if week < 0 else week
+    if not 0 <= w < weeks:
+        raise ApiError(422, f"query 'week' = {week}: expected 0 to {weeks - 1} (or -1 to -{weeks})")
+    sc = scenario or man["scenarios"][-1]
+    values = dict(_map(str(path), metric, sc, w))
+    th = _theatre()
+    rows = [{"code": c, "name": n, "value": values.get(c)}
+            for c, n in zip(th.codes, th.names, strict=True)]
+    date = dt.date.fromisoformat(man["start_date"]) + dt.timedelta(weeks=w)
+    spec = man["metrics"][metric]
+    finite = [r["value"] for r in rows if r["value"] is not None]
+    return {"job": job_id, "metric": metric, "unit": spec["unit"],
+            "description": spec["description"], "scenario": sc, "week": w,
+            "date": date.isoformat(), "stat": "median across runs", "values": rows,
+            "min": min(finite, default=None), "max": max(finite, default=None)}
+
+
+def _zip(src: Path, dest: Path) -> None:
+    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        with zipfile.ZipFile(tmp, "w") as zf:
+            for f in sorted(src.rglob("*")):
+                if f.is_file():
+                    method = zipfile.ZIP_STORED if f.suffix == ".parquet" else zipfile.ZIP_DEFLATED
+                    zf.write(f, f"{src.name}/{f.relative_to(src)}", compress_type=method)
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@router.get("/{job_id}/bundle", summary="Download the results bundle (zip: manifest.json, "
+            "series/*.parquet, quantiles.parquet)", response_class=FileResponse)
+def bundle(job_id: str, state: State) -> FileResponse:
+    _, path = state.done_bundle(job_id)
+    dest = state.catalogue.data_dir / "downloads" / f"{job_id}.zip"
+    with _zip_lock:
+        if not dest.is_file():
+            _zip(path, dest)
+    return FileResponse(dest, media_type="application/zip",
+                        filename=f"resurgence-{job_id}.zip")

@@ -1,0 +1,213 @@
+"""Request bodies of the HTTP API and how they become validated scenarios.
+
+Everything a request names is checked before a job is queued: the scenario (shipped name,
+or an inline object validated by :func:`resurgence.scenario.scenario_from_dict`, whose
+``base`` may only be a shipped name), region and base codes, parameter overrides, and the
+server's limits on runs and weeks. Failures raise :class:`ApiError` with one line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import math
+import tomllib
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict, shipped_names
+from .settings import Settings
+
+SEED_MAX = 2**63 - 1
+START_RANGE = (dt.date(1990, 1, 1), dt.date(2100, 12, 31))
+MAX_SPINUP_WEEKS = 520  # posterior 'shipped': weeks simulated before the scenario starts
+ScenarioSpec = Annotated[str | dict[str, Any], Field(
+    description="a shipped scenario name, or an inline scenario object (the fields of a "
+                "scenario TOML file; 'base' may name a shipped scenario)")]
+
+
+class ApiError(Exception):
+    """An error answered with ``status`` and ``{"error": message}``."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    runs: Annotated[int, Field(strict=True, ge=1, description="Monte Carlo runs per scenario")] = 200
+    seed: Annotated[int, Field(strict=True, ge=0, le=SEED_MAX, description="root seed")] = 1
+    weeks: Annotated[int | None, Field(strict=True, ge=1, description="override the "
+                                       "scenario horizon (weeks)")] = None
+    posterior: Literal["shipped", "none"] = Field(
+        "shipped", description="'shipped': calibrated iraq-2020 draws, runs spin up from 2018; "
+        "'none': versioned defaults from the scenario start")
+
+
+class RunRequest(_Body):
+    scenario: ScenarioSpec
+
+
+class CompareRequest(_Body):
+    a: ScenarioSpec = Field(description="reference scenario A")
+    b: ScenarioSpec = Field(description="alternative scenario B (effects are B - A)")
+
+
+class JobAccepted(BaseModel):
+    id: str
+    status: str
+    kind: str
+    scenarios: list[str]
+    links: dict[str, str]
+
+
+def one_line(err: ValidationError, prefix: str = "") -> str:
+    """``field 'x.y' = value: message (+n more)`` from a pydantic error."""
+    e = err.errors()[0]
+    loc = ".".join(str(p) for p in e["loc"] if p != "body") or "(body)"
+    return f"{prefix}{field_msg(loc, e.get('input'), e['msg'])}" + (
+        f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else "")
+
+
+def field_msg(loc: str, value: Any, msg: str) -> str:
+    if isinstance(value, dict):
+        shown = "{…}"
+    else:
+        try:
+            shown = json.dumps(value, default=str)
+        except (ValueError, TypeError, RecursionError):
+            shown = "…"
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return f"field '{loc}' = {shown}: {msg.removeprefix('Value error, ')}"
+
+
+def parse_model(model: type[BaseModel], data: Any) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ApiError(422, one_line(exc)) from None
+
+
+@functools.lru_cache(maxsize=64)
+def _shipped(name: str) -> Scenario:
+    return load_scenario(name)
+
+
+def resolve_spec(spec: str | dict[str, Any], label: str) -> Scenario:
+    """A shipped name or an inline object -> a resolved scenario (ScenarioError if bad)."""
+    if isinstance(spec, str):
+        if spec not in shipped_names():
+            raise ScenarioError(f"field '{label}' = {spec[:60]!r}: unknown scenario; expected "
+                                f"an inline scenario object or one of {', '.join(shipped_names())}")
+        return _shipped(spec)
+    return scenario_from_dict(spec, f"field '{label}'")
+
+
+def toml_scenario(text: str) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"TOML syntax error: {exc}") from None
+    except RecursionError:
+        raise ScenarioError("TOML is nested too deeply") from None
+    return data
+
+
+@functools.lru_cache(maxsize=1)
+def _theatre():
+    from ..theatre import load_theatre
+
+    return load_theatre("iraq")
+
+
+@functools.lru_cache(maxsize=1)
+def _param_specs():
+    from ..engine import all_params
+
+    return {p.name: p for p in all_params()}
+
+
+def _check_param(name: str, v: float) -> str | None:
+    p = _param_specs()[name]
+    if not math.isfinite(v):
+        return "expected a finite number"
+    k, pr = p.prior.kind, p.prior
+    if k == "lognormal" and v <= 0:
+        return "expected a value > 0 (log-normal prior)"
+    if k == "beta" and not 0 <= v <= 1:
+        return "expected a value in [0, 1] (beta prior)"
+    if k == "truncnormal" and not pr.lo <= v <= pr.hi:
+        return f"expected a value in [{pr.lo:g}, {pr.hi:g}]"
+    if p.default >= 0 and v < 0:
+        return "expected a value >= 0"
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def posterior_start() -> dt.date | None:
+    from ..posterior import resolve_posterior
+
+    post = resolve_posterior("shipped")
+    return None if post is None else post.start
+
+
+def check_scenario(sc: Scenario, settings: Settings, weeks: int | None,
+                   label: str = "scenario", posterior: str = "none") -> Scenario:
+    """Apply a ``weeks`` override and check everything a run would trip on later."""
+    from ..drivers import compile_drivers
+
+    if weeks is not None:
+        if weeks > settings.max_weeks:
+            raise ApiError(422, f"field 'weeks' = {weeks}: at most {settings.max_weeks}")
+        sc = sc.model_copy(update={"weeks": weeks})
+    if sc.weeks > settings.max_weeks:
+        raise ApiError(422, f"field '{label}.weeks' = {sc.weeks}: at most {settings.max_weeks} "
+                       "on this server (set 'weeks' to shorten it)")
+    unknown = sorted(set(sc.params) - set(_param_specs()))
+    if unknown:
+        raise ScenarioError(f"field '{label}.params.{unknown[0][:40]}': unknown parameter "
+                            "(see `resurgence model params`)")
+    for name, v in sc.params.items():
+        bad = _check_param(name, v)
+        if bad:
+            raise ScenarioError(field_msg(f"{label}.params.{name}", v, bad))
+    if not START_RANGE[0] <= sc.start <= START_RANGE[1]:
+        raise ScenarioError(field_msg(f"{label}.start", str(sc.start),
+                                      f"expected a date from {START_RANGE[0]} to {START_RANGE[1]}"))
+    p0 = posterior_start() if posterior == "shipped" else None
+    if p0 is not None and (sc.start - p0).days > 7 * MAX_SPINUP_WEEKS:
+        raise ApiError(422, field_msg(f"{label}.start", str(sc.start),
+                       f"with posterior 'shipped' runs spin up from {p0}: at most "
+                       f"{MAX_SPINUP_WEEKS} weeks after it (or use posterior 'none')"))
+    try:
+        compile_drivers(sc, _theatre())  # region codes, base names
+    except (OverflowError, OSError) as exc:
+        raise ScenarioError(f"field '{label}': a date is out of range ({exc})") from None
+    return sc
+
+
+def check_limits(body: _Body, settings: Settings) -> None:
+    if body.runs > settings.max_runs:
+        raise ApiError(422, f"field 'runs' = {body.runs}: at most {settings.max_runs}")
+
+
+def run_scenarios(body: RunRequest | CompareRequest, settings: Settings) -> list[Scenario]:
+    """The validated scenarios of a run (one) or compare (two, distinct names, one grid)."""
+    check_limits(body, settings)
+    if isinstance(body, RunRequest):
+        return [check_scenario(resolve_spec(body.scenario, "scenario"), settings, body.weeks,
+                               "scenario", body.posterior)]
+    a = check_scenario(resolve_spec(body.a, "a"), settings, body.weeks, "a", body.posterior)
+    b = check_scenario(resolve_spec(body.b, "b"), settings, body.weeks, "b", body.posterior)
+    if a.name == b.name:  # the same scenario twice: keep both, distinguishable
+        b = b.model_copy(update={"name": f"{b.name}-b"[:64]})
+    if (a.start, a.weeks) != (b.start, b.weeks):
+        raise ApiError(422, f"scenarios 'a' and 'b' must share 'start' and 'weeks': got "
+                       f"{a.start}+{a.weeks}w and {b.start}+{b.weeks}w")
+    return [a, b]
