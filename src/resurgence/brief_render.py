@@ -96,7 +96,7 @@ def headline_sentences(data: BriefData) -> list[str]:
         f"fighters and {eff(fw, 'is_villages_end')} contested villages after two years; the "
         f"probability that IS holds ground within 24 months rises by {eff(fw, 'holds_ground_24m')}.",
         f"3. Iran's influence could deepen: the influence index rises by "
-        f"{eff(fw, 'iran_influence_end')} and US leverage falls by {eff(fw, 'us_leverage_end')} "
+        f"{eff(fw, 'iran_influence_end')} and US leverage changes by {eff(fw, 'us_leverage_end')} "
         f"under full withdrawal; militia attacks on US sites fall ({eff(fw, 'militia_attacks_us')}) "
         f"because there is less to attack, not because militias weaken.",
     ]
