@@ -83,7 +83,8 @@ def machine() -> dict:
 
 
 def maxrss_mb(who: int = resource.RUSAGE_SELF) -> float:
-    return resource.getrusage(who).ru_maxrss / 1024.0  # Linux: kilobytes
+    """Peak resident set size in MiB (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(who).ru_maxrss / 1024.0
 
 
 def cpu_s(who: int = resource.RUSAGE_SELF) -> float:
@@ -402,7 +403,8 @@ def main(argv: list[str] | None = None) -> int:
         child_ensemble(a)
         return 0
     skip = {s.strip() for s in a.skip.split(",") if s.strip()}
-    res: dict = {"command": " ".join([Path(sys.executable).name, *sys.argv]),
+    exe = os.path.relpath(sys.executable) if sys.executable.startswith(os.getcwd()) else sys.executable
+    res: dict = {"command": " ".join([exe, *sys.argv]),
                  "argv": sys.argv[1:], "machine": machine(), "scenario": a.scenario,
                  "theatre": "iraq", "seed": a.seed}
 
@@ -490,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     if "ensemble_w1" in res:
         peak = res["ensemble_w1"]["maxrss_self_mb"]
         w2 = res["ensemble_w2"]
-        targets["memory"] = {"target": f"peak RSS <= {TARGET_MEMORY_MB:.0f} MB",
+        targets["memory"] = {"target": f"peak RSS <= {TARGET_MEMORY_MB:.0f} MiB (1 GiB)",
                              "workers1_mb": peak, "met": peak <= TARGET_MEMORY_MB,
                              "workers2_parent_mb": w2["maxrss_self_mb"],
                              "workers2_largest_worker_mb": w2["maxrss_children_mb"]}
@@ -543,9 +545,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['scipy_ppf_ns']:9.1f}")
     if "memory" in targets:
         t = targets["memory"]
-        print(f"peak RSS, {a.runs}-run ensemble: workers=1 {t['workers1_mb']:.0f} MB "
-              f"({verdict(t['met'])}, target <= {TARGET_MEMORY_MB:.0f} MB); workers=2 parent "
-              f"{t['workers2_parent_mb']:.0f} MB + largest worker {t['workers2_largest_worker_mb']:.0f} MB")
+        print(f"peak RSS, {a.runs}-run ensemble: workers=1 {t['workers1_mb']:.0f} MiB "
+              f"({verdict(t['met'])}, target <= {TARGET_MEMORY_MB:.0f} MiB); workers=2 parent "
+              f"{t['workers2_parent_mb']:.0f} MiB + largest worker {t['workers2_largest_worker_mb']:.0f} MiB (ru_maxrss of fresh subprocesses)")
     if "bundle" in res:
         b = res["bundle"]
         print(f"bundle, {b['runs']} runs: {b['bundle_wall_s']:.2f} s with vs {b['no_bundle_wall_s']:.2f} s "
