@@ -90,18 +90,21 @@ def simulate_spun(sc: Scenario, theatre: Theatre, params: ParamSet, run_ids: np.
     return {k: v[:, off:] for k, v in out.items()} if off else out
 
 
-def _work(args) -> tuple[int, np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
-    si, sc, theatre_ref, params, run_ids, seed, spinup = args
+def _work(args) -> tuple[int, np.ndarray, dict[str, np.ndarray] | None, dict[str, np.ndarray]]:
+    si, sc, theatre_ref, params, run_ids, seed, spinup, keep = args
     theatre = load_theatre(theatre_ref)
     out = simulate_spun(sc, theatre, params, run_ids, seed, spinup)
-    return si, run_ids, out, run_summaries(out, theatre, compile_drivers(sc, theatre).grid)
+    summ = run_summaries(out, theatre, compile_drivers(sc, theatre).grid)
+    # without a bundle only the per-run summaries travel back (not ~70 MB of series a chunk)
+    return si, run_ids, (out if keep else None), summ
 
 
-def _tasks(scs, theatre_ref, params_all, runs, chunk_size, seed, spinup) -> Iterator[tuple]:
+def _tasks(scs, theatre_ref, params_all, runs, chunk_size, seed, spinup,
+           keep: bool) -> Iterator[tuple]:
     for ids in chunks(runs, chunk_size):
         for si, sc in enumerate(scs):
             yield (si, sc, theatre_ref, scenario_params(sc, params_all).take(ids), ids, seed,
-                   spinup)
+                   spinup, keep)
 
 
 def _map_work(args):
@@ -188,7 +191,8 @@ def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: in
     writer = (_writer(out, scs, th, runs, seed, params_all, overwrite, extra, specs)
               if out else None)
     try:
-        tasks = _tasks(scs, theatre_ref, params_all, runs, chunk_size, seed, spinup)
+        tasks = _tasks(scs, theatre_ref, params_all, runs, chunk_size, seed, spinup,
+                       writer is not None)
         for si, ids, arrays, summ in _execute(tasks, workers, backend):
             if writer is not None:
                 regional = {m.name: arrays[m.name] for m in specs if m.level == "region"}

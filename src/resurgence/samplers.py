@@ -77,42 +77,77 @@ if numba is not None:
         return out
 
 
+    @numba.njit(cache=True, nogil=True, inline="always")
+    def _search1(u, p, a, b, nm):  # pragma: no cover - compiled
+        c = p
+        k = 0
+        while u > c and k < nm and k < _MAX_STEPS:
+            k += 1
+            p *= a + b / k
+            c += p
+        return float(k)
+
+    @numba.njit(cache=True, nogil=True)
+    def poisson1(mean, u):  # pragma: no cover - compiled
+        """One Poisson draw by inversion; -1.0 where the large-mean branch must take over."""
+        m = max(mean, 0.0)
+        if m > NORMAL_SWITCH:
+            return -1.0
+        return _search1(u, np.exp(-m), 0.0, m, np.inf)
+
+    @numba.njit(cache=True, nogil=True)
+    def negbin1(mean, k, u):  # pragma: no cover - compiled
+        """One negative-binomial draw (size ``k``); -1.0 for the large-mean/heavy-tail branch."""
+        m = max(mean, 0.0)
+        if m > NORMAL_SWITCH or m + 12.0 * np.sqrt(m + m * m / k) > _MAX_STEPS:
+            return -1.0
+        q = m / (k + m)
+        return _search1(u, np.exp(k * np.log1p(-q)), q, q * (k - 1.0), np.inf)
+
+    @numba.njit(cache=True, nogil=True)
+    def binomial1(n, p, u):  # pragma: no cover - compiled
+        """One binomial draw (``n`` rounded down); -1.0 for the large-mean branch."""
+        nn = np.floor(max(n, 0.0))
+        pp = min(max(p, 0.0), 1.0 - 1e-12)
+        if nn * pp > NORMAL_SWITCH:
+            return -1.0
+        r = pp / (1.0 - pp)
+        return _search1(u, np.exp(nn * np.log1p(-pp)), -r, r * (nn + 1.0), nn)
+
     @numba.njit(cache=True, nogil=True)
     def _fused(law, x, y, u, switch):  # pragma: no cover - compiled
         """law 0: Poisson(mean=x); 1: NB(mean=x, size=y); 2: Binomial(n=x, p=y). 2-D
-        (possibly broadcast, non-contiguous) inputs; -1 marks cells above ``switch``."""
+        (possibly broadcast, non-contiguous) inputs; -1 marks cells for the large-mean branch."""
         n0, n1 = u.shape
         out = np.empty((n0, n1))
         for i in range(n0):
             for j in range(n1):
-                ui = u[i, j]
                 if law == 0:
-                    m = max(x[i, j], 0.0)
-                    mean, nm, var = m, np.inf, m
-                    p, a, b = np.exp(-m), 0.0, m
+                    out[i, j] = poisson1(x[i, j], u[i, j])
                 elif law == 1:
-                    m = max(x[i, j], 0.0)
-                    k = y[i, j]
-                    mean, nm, var = m, np.inf, m + m * m / k
-                    q = m / (k + m)
-                    p, a, b = np.exp(k * np.log1p(-q)), q, q * (k - 1.0)
+                    out[i, j] = negbin1(x[i, j], y[i, j], u[i, j])
                 else:
-                    nn = np.floor(max(x[i, j], 0.0))
-                    pp = min(max(y[i, j], 0.0), 1.0 - 1e-12)
-                    mean, nm, var = nn * pp, nn, nn * pp * (1.0 - pp)
-                    r = pp / (1.0 - pp)
-                    p, a, b = np.exp(nn * np.log1p(-pp)), -r, r * (nn + 1.0)
-                if mean > switch or (law == 1 and mean + 12.0 * np.sqrt(var) > _MAX_STEPS):
-                    out[i, j] = -1.0
-                    continue
-                c = p
-                kk = 0
-                while ui > c and kk < nm and kk < _MAX_STEPS:
-                    kk += 1
-                    p *= a + b / kk
-                    c += p
-                out[i, j] = kk
+                    out[i, j] = binomial1(x[i, j], y[i, j], u[i, j])
         return out
+
+
+def fix_large(law: int, out: np.ndarray, x, y, u) -> np.ndarray:
+    """Fill cells flagged -1 by a Numba kernel with the moment-matched gamma quantile."""
+    big = out < 0
+    if big.any():
+        shape = out.shape
+        ub = np.broadcast_to(np.asarray(u), shape)[big]
+        xb = np.broadcast_to(np.asarray(x, dtype=np.float64), shape)[big]
+        yb = np.broadcast_to(np.asarray(y, dtype=np.float64), shape)[big]
+        if law == 0:
+            out[big] = _large_mean_quantile(ub, xb, xb)
+        elif law == 1:
+            out[big] = _large_mean_quantile(ub, xb, xb + xb * xb / yb)
+        else:
+            n = np.floor(xb)
+            pp = np.clip(yb, 0.0, 1.0 - 1e-12)
+            out[big] = np.minimum(_large_mean_quantile(ub, n * pp, n * pp * (1 - pp)), n)
+    return out
 
 
 def _fast(law: int, x, y, u) -> np.ndarray | None:
@@ -125,21 +160,7 @@ def _fast(law: int, x, y, u) -> np.ndarray | None:
     x = np.broadcast_to(np.asarray(x, dtype=np.float64), shape)
     y = np.broadcast_to(np.asarray(y, dtype=np.float64), shape)
     u = np.broadcast_to(np.asarray(u), shape)
-    out = _fused(law, x, y, u, NORMAL_SWITCH)
-    big = out < 0
-    if big.any():
-        ub = u[big]
-        if law == 0:
-            m = x[big]
-            out[big] = _large_mean_quantile(ub, m, m)
-        elif law == 1:
-            m = x[big]
-            out[big] = _large_mean_quantile(ub, m, m + m * m / y[big])
-        else:
-            n = np.floor(x[big])
-            pp = np.clip(y[big], 0.0, 1.0 - 1e-12)
-            out[big] = np.minimum(_large_mean_quantile(ub, n * pp, n * pp * (1 - pp)), n)
-    return out
+    return fix_large(law, _fused(law, x, y, u, NORMAL_SWITCH), x, y, u)
 
 
 def _inverse(u, p0, a, b, nmax, shape) -> np.ndarray:

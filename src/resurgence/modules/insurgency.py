@@ -12,6 +12,7 @@ less pressure (C17).
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from .. import samplers
@@ -93,37 +94,25 @@ class Insurgency(Module):
         self._presence = th.attrs["is_presence"][None, :]
         self._border = th.flags["syria_border"][None, :].astype(float)
         self._adj = th.adjacency.astype(float)
+        self._P = None  # per-run parameter matrix for the fused kernel (built at first step)
         sim.s.fighters = p.is_fighters_0 * self._presence
         sim.s.is_attacks = np.zeros((sim.n, sim.n_regions))
 
     def step(self, sim, t: int) -> None:
         s, p, lv = sim.s, sim.p, sim.levers(t)
         u = sim.u_region(N, t)
-        F, H = s.fighters, s.host
-        # detection and removal
-        D = s.coord * (p.detect_host * H * (1.0 - p.tips_grievance * s.grievance)
-                       + p.detect_isr * s.isr + p.detect_planning * s.planning)
+        F = s.fighters
+        if self._P is None:
+            self._P = np.ascontiguousarray(np.column_stack([getattr(p, k)[:, 0] for k in _KERNEL_PARAMS]))
+        D, removed, attacks, infra, new, share_in, air_share, means = _cells(
+            F, s.host, s.coord, s.grievance, s.isr, s.planning, s.air, u, self._presence[0],
+            self._border[0], float(sim.drivers.season_doy[t]), lv["syria_instability"], self._P)
+        if (removed < 0).any() or (attacks < 0).any() or (new < 0).any():  # large means: rare
+            samplers.fix_large(2, removed, F, means[0], u[..., 0])
+            samplers.fix_large(1, attacks, means[1], p.attack_dispersion, u[..., 1])
+            infra = samplers.binomial(attacks, p.infra_share, u[..., 2])
+            samplers.fix_large(0, new, means[2], 0.0, u[..., 3])
         s.detect = D
-        ground, air = p.remove_ground * H, p.remove_air * s.air
-        p_rem = 1.0 - np.exp(-D * (ground + air))
-        removed = samplers.binomial(F, p_rem, u[..., 0])
-        # attacks, on fighters at the start of the week
-        doy = sim.drivers.season_doy[t]
-        season = 1.0 + p.season_amp * np.cos(2 * np.pi * (doy - p.season_peak_doy) / 365.25)
-        gap = np.maximum(1.0 - H, 0.0)
-        mean_att = (p.attack_rate * F * season * (1.0 + p.attack_space * gap)
-                    * (1.0 - p.isr_deterrence * np.minimum(s.isr, 1.0)))
-        attacks = samplers.negbin(mean_att, p.attack_dispersion, u[..., 1])
-        infra = samplers.binomial(attacks, p.infra_share, u[..., 2])
-        # recruitment (logistic towards capacity) and inflow, one Poisson draw
-        cap = p.is_capacity * self._presence * np.maximum(
-            1.0 + p.capacity_grievance * (s.grievance - 0.3), 0.1)
-        rec_mean = (p.recruit_rate * F * np.maximum(1.0 - F / cap, 0.0)
-                    * (1.0 + p.recruit_space * gap) * (1.0 + s.grievance - 0.3))
-        inflow_mean = (p.syria_inflow * self._border * lv["syria_instability"]
-                       * (1.0 - p.interdiction * np.minimum(s.isr, 1.0)))
-        new = samplers.poisson(rec_mean + inflow_mean, u[..., 3])
-        share_in = inflow_mean / np.maximum(rec_mean + inflow_mean, 1e-12)
         F = np.maximum(F - removed, 0.0) + new + sim.drivers.is_surge[t][None, :]
         # movement towards neighbours under less detection pressure (mean-field flow)
         pull = np.exp(-p.move_pressure * D)
@@ -132,7 +121,6 @@ class Insurgency(Module):
         F = F - out + pull * ((out / np.maximum(denom, 1e-12)) @ self._adj)
         s.fighters = F
         s.is_attacks = attacks
-        air_share = air / np.maximum(ground + air, 1e-12)
         sim.record("is_attacks", t, attacks)
         sim.record("is_attacks_infra", t, infra)
         sim.record("is_fighters", t, F)
@@ -140,3 +128,57 @@ class Insurgency(Module):
         sim.record("is_removed_air", t, removed * air_share)
         sim.record("is_recruits", t, new * (1.0 - share_in))
         sim.record("is_inflow", t, new * share_in)
+
+
+_KERNEL_PARAMS = ("detect_host", "tips_grievance", "detect_isr", "detect_planning",
+                  "remove_ground", "remove_air", "season_amp", "season_peak_doy", "attack_rate",
+                  "attack_space", "isr_deterrence", "attack_dispersion", "infra_share",
+                  "is_capacity", "capacity_grievance", "recruit_rate", "recruit_space",
+                  "syria_inflow", "interdiction")
+
+
+@numba.njit(cache=True, nogil=True)
+def _cells(F, H, coord, G, isr, planning, air, u, presence, border, doy, syria, P):  # pragma: no cover
+    """The weekly IS flows of every run and region, fused (the equations of docs/model.md):
+    detection D, removals ~ Binomial(F, 1 - exp(-D (r_g H + r_a air))), attacks ~
+    NB(a F season (1 + s gap)(1 - d min(isr, 1)), k), infrastructure ~ Binomial(attacks, s_i),
+    new fighters ~ Poisson(recruitment + inflow). Draws use the run's pre-drawn uniforms;
+    -1 flags a cell for the large-mean branch (filled in by the caller)."""
+    n, R = F.shape
+    D = np.empty((n, R))
+    removed = np.empty((n, R))
+    attacks = np.empty((n, R))
+    infra = np.empty((n, R))
+    new = np.empty((n, R))
+    share_in = np.empty((n, R))
+    air_share = np.empty((n, R))
+    means = np.empty((3, n, R))
+    for i in range(n):
+        (det_h, tips, det_isr, det_plan, r_g, r_a, s_amp, s_peak, a_rate, a_space, isr_det,
+         a_k, infra_s, cap0, cap_g, rec, rec_space, inflow0, interd) = P[i]
+        season = 1.0 + s_amp * np.cos(2.0 * np.pi * (doy - s_peak) / 365.25)
+        for j in range(R):
+            f, h, g = F[i, j], H[i, j], G[i, j]
+            isr_c = min(isr[i, j], 1.0)
+            d = coord[i, j] * (det_h * h * (1.0 - tips * g) + det_isr * isr[i, j]
+                               + det_plan * planning[i, j])
+            D[i, j] = d
+            ground, air_r = r_g * h, r_a * air[i, j]
+            p_rem = 1.0 - np.exp(-d * (ground + air_r))
+            removed[i, j] = samplers.binomial1(f, p_rem, u[i, j, 0])
+            air_share[i, j] = air_r / max(ground + air_r, 1e-12)
+            gap = max(1.0 - h, 0.0)
+            m_att = a_rate * f * season * (1.0 + a_space * gap) * (1.0 - isr_det * isr_c)
+            a = samplers.negbin1(m_att, a_k, u[i, j, 1])
+            attacks[i, j] = a
+            infra[i, j] = samplers.binomial1(a, infra_s, u[i, j, 2]) if a >= 0 else -1.0
+            cap = cap0 * presence[j] * max(1.0 + cap_g * (g - 0.3), 0.1)
+            m_rec = (rec * f * max(1.0 - f / cap, 0.0) * (1.0 + rec_space * gap)
+                     * (1.0 + g - 0.3))
+            m_in = inflow0 * border[j] * syria * (1.0 - interd * isr_c)
+            new[i, j] = samplers.poisson1(m_rec + m_in, u[i, j, 3])
+            share_in[i, j] = m_in / max(m_rec + m_in, 1e-12)
+            means[0, i, j] = p_rem
+            means[1, i, j] = m_att
+            means[2, i, j] = m_rec + m_in
+    return D, removed, attacks, infra, new, share_in, air_share, means
