@@ -11,7 +11,8 @@ import typer
 from typer.testing import CliRunner
 
 from resurgence.calibration import history_setup
-from resurgence.case2011 import HOLD_DATES, ORIGIN, case2011_cmd, run_case_2011
+from resurgence.case2011 import HOLD_DATES, ORIGIN, run_case_2011
+from resurgence.case2011_report import case2011_cmd
 from resurgence.cases import CASES, IRAQ_2011, IRAQ_2020, case_observations
 from resurgence.drivers import compile_drivers
 from resurgence.engine import default_params, simulate_chunk

@@ -247,7 +247,7 @@ def version() -> None:
 
 
 def _register() -> None:
-    from .case2011 import case2011_cmd
+    from .case2011_report import case2011_cmd
     from .cli_brief import brief_cmd, claims_cmd
     from .cli_data import data_app
     from .cli_fit import backtest_cmd, calibrate_cmd, forecast_cmd
