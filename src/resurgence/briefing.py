@@ -182,7 +182,8 @@ def compute_brief(case: str = "iraq-2020", *, runs: int = 300, seed: int = 1,
     summ = res.summaries
     bundle = res.open()
     say("contrasts, claims and maps")
-    learning = learning_ratios(post, {p.name: p for p in full_specs()}) if post else {}
+    learning = (learning_ratios(post, {p.name: p for p in full_specs()}, c.prior_overrides)
+                if post else {})
     claims = evaluate(summ, learning)
     fan = bundle.quantiles(FAN_METRICS, scenario=FAN_SCENARIOS, region="IQ")
     maps = _maps(bundle)

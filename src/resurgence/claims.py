@@ -227,16 +227,18 @@ def evaluate(summaries: Summ, learning: dict[str, float] | None = None) -> pd.Da
     return pd.DataFrame(rows)
 
 
-def learning_ratios(posterior, specs) -> dict[str, float]:
-    """Posterior sd / prior sd (in the parameter's own units) for each calibrated parameter."""
+def learning_ratios(posterior, specs, priors=None) -> dict[str, float]:
+    """Posterior sd / prior sd (log scale for log-normal priors) for each calibrated
+    parameter, against the case's prior where it overrides the declared one."""
     out = {}
+    priors = priors or {}
     for name in posterior.draws.columns:
         p = specs.get(name)
         if p is None or not p.uncertain:
             continue
-        prior_sd = float(p.prior.dist().std()) if p.prior.kind != "lognormal" else float(
-            np.std(np.log(p.prior.dist().rvs(4000, random_state=0))))
+        prior = priors.get(name, p.prior)
+        prior_sd = float(prior.dist().std()) if prior.kind != "lognormal" else float(prior.b)
         post = posterior.draws[name].to_numpy(float)
-        post_sd = float(np.std(np.log(post))) if p.prior.kind == "lognormal" else float(np.std(post))
+        post_sd = float(np.std(np.log(post))) if prior.kind == "lognormal" else float(np.std(post))
         out[name] = post_sd / prior_sd if prior_sd > 0 else 1.0
     return out

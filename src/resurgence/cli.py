@@ -19,7 +19,7 @@ from .contrasts import contrast
 from .engine import PLAN, all_params, plan_table
 from .ensemble import resolve, run_ensemble
 from .params import DEFAULTS_VERSION
-from .posterior import resolve_posterior
+from .posterior import resolve_posterior, usable_for
 from .results import BundleError
 from .scenario import SCHEDULES, ScenarioError, load_scenario, shipped_names
 from .theatre import TheatreError
@@ -96,7 +96,7 @@ def run(scenario: Annotated[str, typer.Argument(help="Shipped scenario name or p
 
 def _usable(post, sc):
     """A posterior informs a run only if its data end before the scenario starts."""
-    if post is not None and sc.start <= post.until:
+    if post is not None and usable_for(post, sc.start) is None:
         err.print(f"note: the {post.case} posterior uses data up to {post.until}, not before "
                   f"{sc.name}'s start {sc.start}: running on default parameters", highlight=False)
         return None

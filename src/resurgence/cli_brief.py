@@ -97,6 +97,7 @@ def claims_cmd(
     """Run the executable check of every claim of the source (C1-C26) and print
     supported / not supported / uncertain with the effect size, its 80% interval and basis."""
     from .briefing import _all_scenarios
+    from .cases import get_case
     from .claims import evaluate, learning_ratios
     from .ensemble import run_ensemble
     from .posterior import full_specs, resolve_posterior
@@ -108,7 +109,8 @@ def claims_cmd(
         task = prog.add_task(f"simulating {len(scs)} scenarios", total=len(scs) * runs)
         res = run_ensemble(scs, runs, seed, posterior=post, workers=workers,
                            progress=lambda k: prog.advance(task, k))
-    learning = learning_ratios(post, {p.name: p for p in full_specs()}) if post else {}
+    learning = (learning_ratios(post, {p.name: p for p in full_specs()},
+                                get_case(post.case).prior_overrides) if post else {})
     df = evaluate(res.summaries, learning)
     if as_json:
         print(df.to_json(orient="records", indent=1))

@@ -100,3 +100,8 @@ def resolve_posterior(spec: str | Path | None, case: str = "iraq-2020") -> Poste
     if str(spec) == "none":
         return None
     return Posterior.load(spec)
+
+
+def usable_for(post: Posterior | None, start: dt.date) -> Posterior | None:
+    """A posterior informs a run only if its data end before the run's start date."""
+    return post if post is not None and start > post.until else None

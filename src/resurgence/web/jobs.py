@@ -81,10 +81,11 @@ def execute(job_id: str, out: str, kind: str, scenarios: list[Scenario], runs: i
             posterior: str, chunk_size: int) -> dict[str, Any]:
     """Run one run/compare job in a worker process; returns its JSON summary."""
     from ..ensemble import run_ensemble
-    from ..posterior import resolve_posterior
+    from ..posterior import resolve_posterior, usable_for
 
     _report(job_id, "start")
-    post = resolve_posterior(posterior)
+    # as on the command line: a posterior fitted to data after the start is not used
+    post = usable_for(resolve_posterior(posterior), min(s.start for s in scenarios))
     res = run_ensemble(scenarios, runs, seed, out=out, posterior=post, chunk_size=chunk_size,
                        progress=partial(_report, job_id, "progress"),
                        manifest_extra={"web_job": {"id": job_id, "kind": kind,
