@@ -29,8 +29,8 @@ app = typer.Typer(help="resurgence: how a foreign-troop drawdown changes an insu
                   add_completion=False, pretty_exceptions_enable=False)
 scen_app = typer.Typer(help="List and show scenarios.", no_args_is_help=True)
 model_app = typer.Typer(help="Inspect the model: step plan and parameters.", no_args_is_help=True)
-app.add_typer(scen_app, name="scenarios")
-app.add_typer(model_app, name="model")
+app.add_typer(scen_app, name="scenarios", rich_help_panel="Scenarios")
+app.add_typer(model_app, name="model", rich_help_panel="Inspect")
 console = Console(width=None if sys.stdout.isatty() else 150)
 err = Console(stderr=True)
 
@@ -68,7 +68,7 @@ Post = Annotated[str, typer.Option("--posterior", help="'shipped' (calibrated ir
                                    "from 2018), 'none' (versioned defaults from the scenario start) or a posterior file.")]
 
 
-@app.command()
+@app.command(rich_help_panel="Scenarios")
 @user_errors
 def run(scenario: Annotated[str, typer.Argument(help="Shipped scenario name or path to a TOML file.")],
         out: Annotated[Path, typer.Option("--out", "-o", help="Results bundle directory to create.")],
@@ -113,7 +113,7 @@ def _cell(t: tuple[float, float, float], kind: str) -> str:
     return f"{_num(t[1], kind)} [{_num(t[0], kind)}, {_num(t[2], kind)}]"
 
 
-@app.command()
+@app.command(rich_help_panel="Scenarios")
 @user_errors
 def compare(a: Annotated[str, typer.Argument(help="Reference scenario (name or path).")],
             b: Annotated[str, typer.Argument(help="Alternative scenario (name or path).")],
@@ -240,7 +240,7 @@ def model_outcomes() -> None:
     console.print(table)
 
 
-@app.command()
+@app.command(rich_help_panel="Inspect")
 def version() -> None:
     """Print the package version and the default-parameter version."""
     print(f"resurgence {__version__} (defaults {DEFAULTS_VERSION})")
@@ -254,15 +254,19 @@ def _register() -> None:
     from .cli_sens import sensitivity_cmd
     from .cli_web import serve_cmd
 
-    app.command("calibrate")(user_errors(calibrate_cmd))
-    app.command("forecast")(user_errors(forecast_cmd))
-    app.command("backtest")(user_errors(backtest_cmd))
-    app.command("sensitivity")(user_errors(sensitivity_cmd))
-    app.command("brief")(user_errors(brief_cmd))
-    app.command("claims")(user_errors(claims_cmd))
-    app.command("case2011")(user_errors(case2011_cmd))
-    app.command("serve")(user_errors(serve_cmd))
-    app.add_typer(data_app, name="data")
+    main, fit = "Main job", "Calibration and forecasting"
+    app.command("brief", rich_help_panel=main)(user_errors(brief_cmd))
+    app.command("claims", rich_help_panel=main)(user_errors(claims_cmd))
+    app.command("serve", rich_help_panel=main)(user_errors(serve_cmd))
+    app.command("calibrate", rich_help_panel=fit)(user_errors(calibrate_cmd))
+    app.command("forecast", rich_help_panel=fit)(user_errors(forecast_cmd))
+    app.command("backtest", rich_help_panel=fit)(user_errors(backtest_cmd))
+    app.command("sensitivity", rich_help_panel=fit)(user_errors(sensitivity_cmd))
+    app.command("case2011", rich_help_panel=fit)(user_errors(case2011_cmd))
+    app.add_typer(data_app, name="data", rich_help_panel=fit)
+    order = {main: 0, "Scenarios": 1, fit: 2, "Inspect": 3}
+    app.registered_commands.sort(key=lambda c: order.get(c.rich_help_panel, 9))
+    app.registered_groups.sort(key=lambda g: order.get(g.rich_help_panel, 9))
 
 
 _register()
