@@ -140,21 +140,6 @@ def history_setup(case: Case, until: dt.date):
     return sc, design
 
 
-def _unused_kernel_logpdf(z: np.ndarray, centres: np.ndarray, w: np.ndarray, chol: np.ndarray) -> np.ndarray:
-    """log sum_j w_j N(z_i | centres_j, L L^T), in blocks to bound memory."""
-    inv = np.linalg.inv(chol)
-    logdet = 2 * np.log(np.abs(np.diag(chol))).sum()
-    d = z.shape[1]
-    out = np.empty(len(z))
-    cw = centres @ inv.T
-    lw = np.log(w + 1e-300)
-    for i in range(0, len(z), 256):
-        zi = z[i:i + 256] @ inv.T
-        sq = ((zi[:, None, :] - cw[None, :, :]) ** 2).sum(axis=2)
-        out[i:i + 256] = special.logsumexp(lw[None, :] - 0.5 * sq, axis=1)
-    return out - 0.5 * logdet - 0.5 * d * np.log(2 * np.pi)
-
-
 def calibrate(case: str | Case = "iraq-2020", *, until: dt.date | None = None,
               particles: int = 1000, generations: int = 6, alpha: float = 0.5,
               min_acceptance: float = 0.03, max_steps: int = 6, seed: int = 1, workers: int = 1,
