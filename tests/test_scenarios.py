@@ -272,7 +272,7 @@ def test_unknown_shipped_name_and_missing_file(tmp_path) -> None:
 
 
 # Errors found when a scenario meets a theatre (regions, bases) or the parameter set: they
-# name the scenario, the field and the value (not the file: see the xfail below).
+# name the file, the field and the value.
 
 def test_unknown_region_in_a_shock(tmp_path, theatre) -> None:
     path = write(tmp_path, "region", 'name = "region"\n[[shocks]]\ndate = 2021-03-01\n'
@@ -281,7 +281,7 @@ def test_unknown_region_in_a_shock(tmp_path, theatre) -> None:
     with pytest.raises(ScenarioError) as e:
         compile_drivers(sc, theatre)
     msg = str(e.value)
-    assert "\n" not in msg and msg.startswith("region:")
+    assert "\n" not in msg and msg.startswith(str(path))
     assert "field 'shocks.0.region' = 'IQ-XX'" in msg
 
 
@@ -329,9 +329,6 @@ def test_shock_region_applies_to_that_region(tmp_path, theatre) -> None:
     assert drv.is_surge.sum() == 3 * SURGE_FIGHTERS
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: errors found at compile time name the scenario "
-                   "('region:'), not the file, and index shocks in the merged list (shocks.3, "
-                   "after iraq-2020's three shocks) rather than the file's own shocks.0")
 def test_compile_errors_name_the_file_and_its_own_shock_index(tmp_path, theatre) -> None:
     path = write(tmp_path, "overlay-region", 'name = "overlay-region"\nbase = "iraq-2020"\n'
                  '[[shocks]]\ndate = 2021-03-01\nkind = "is_surge"\nregion = "IQ-XX"\n')

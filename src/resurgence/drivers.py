@@ -52,7 +52,7 @@ def compile_drivers(sc: Scenario, theatre: Theatre, grid: WeekGrid | None = None
         at_onset = 0 <= onset < grid.weeks
         m = sh.magnitude
         if sh.region != theatre.national_code and sh.region not in theatre.codes:
-            raise ScenarioError(f"{sc.name}: field 'shocks.{i}.region' = {sh.region!r}: expected "
+            raise ScenarioError(f"{sc.where(sh, 'shocks', i, 'region')} = {sh.region!r}: expected "
                                 f"{theatre.national_code} or a region code of theatre "
                                 f"{theatre.name!r}")
         if sh.kind == "strike":
@@ -95,7 +95,7 @@ def _base_schedule(sc: Scenario, theatre: Theatre, grid: WeekGrid) -> np.ndarray
             mask[ords >= b.closed.toordinal(), j] = False
     for i, ch in enumerate(sc.bases):
         if ch.name != "*" and ch.name not in names:
-            raise ScenarioError(f"{sc.name}: field 'bases.{i}.name' = {ch.name!r}: expected '*' "
+            raise ScenarioError(f"{sc.where(ch, 'bases', i, 'name')} = {ch.name!r}: expected '*' "
                                 f"or one of {', '.join(names)}")
         cols = list(range(len(names))) if ch.name == "*" else [names.index(ch.name)]
         if ch.close is not None:

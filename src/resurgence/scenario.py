@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 DEFAULT_START = dt.date(2020, 12, 1)
 
@@ -56,6 +56,7 @@ class _Strict(BaseModel):
 
 
 class Shock(_Strict):
+    _origin: str | None = PrivateAttr(default=None)  # "file: field 'shocks.i" for messages
     date: dt.date
     kind: ShockKind
     region: str = "IQ"
@@ -65,6 +66,7 @@ class Shock(_Strict):
 
 
 class BaseChange(_Strict):
+    _origin: str | None = PrivateAttr(default=None)
     name: str = Field(description="base name as in the theatre's bases.csv, or '*' for all")
     close: dt.date | None = None
     reopen: dt.date | None = None
@@ -127,6 +129,12 @@ class Scenario(_Strict):
     def digest(self) -> str:
         payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def where(self, item: Shock | BaseChange, kind: str, index: int, attr: str) -> str:
+        """``file: field 'shocks.i.attr'`` for an item of this scenario (its own file and
+        index when it came from a file, else the scenario's merged list)."""
+        origin = item._origin or f"{self.name}: field '{kind}.{index}"
+        return f"{origin}.{attr}'"
 
     def schedule(self, lever: str) -> list[Point]:
         return getattr(self.schedules, lever) or []
@@ -210,6 +218,10 @@ def _resolve(label: str, data: dict, folder: Path | None, _seen: tuple[str, ...]
     if label in _seen:
         raise ScenarioError(f"{label}: field 'base' makes a cycle: {' -> '.join(_seen + (label,))}")
     sc = parse_scenario(data, label)
+    for i, sh in enumerate(sc.shocks):  # remember where each item came from, for messages
+        sh._origin = f"{label}: field 'shocks.{i}"
+    for i, b in enumerate(sc.bases):
+        b._origin = f"{label}: field 'bases.{i}"
     if sc.base is None:
         return sc
     base_ref: str | Path = sc.base
