@@ -48,6 +48,16 @@ def test_every_claim_gets_a_verdict(brief):
     assert v["C3"] == "supported" and v["C22"] == "supported" and v["C26"] == "supported"
 
 
+def test_lever_sensitivity_ranks_isr_first_for_is_attacks(brief):
+    data, _ = brief
+    sens = data.sensitivity
+    assert set(sens["factor"]) == {"troops", "isr", "air", "training", "planning", "mediation"}
+    att = sens[sens["output"] == "is_attacks_2021h2"].set_index("factor")["ST"]
+    assert att.idxmax() == "isr" and att["isr"] > 0.3
+    infl = sens[sens["output"] == "iran_influence_end"].set_index("factor")["ST"]
+    assert infl.idxmax() == "troops"  # the vacuum term: headcount, not enablers
+
+
 def test_headline_numbers_match_the_bundle(brief):
     data, _ = brief
     b = Bundle.open(data.bundle)
@@ -69,6 +79,7 @@ def test_html_is_self_contained(brief):
     assert "How could the US drawdown in Iraq aid IS and Iran?" in page
     assert not re.search(r"""<(script|link|img)[^>]+(src|href)=["']https?://""", page)
     assert page.count("data:image/png;base64,") >= 5
+    assert "Sobol" in page
     for cid in ("C1", "C7", "C26"):
         assert f">{cid}<" in page
     assert "model-implied" in page and "data-tested" in page

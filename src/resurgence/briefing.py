@@ -73,6 +73,7 @@ class BriefData:
     fit_draws: np.ndarray | None = None
     fit_coverage: pd.DataFrame | None = None
     forecast: pd.DataFrame | None = None
+    sensitivity: pd.DataFrame | None = None
     observed: pd.DataFrame | None = None
     params: pd.DataFrame = field(default_factory=pd.DataFrame)
     provenance: dict = field(default_factory=dict)
@@ -166,7 +167,8 @@ def _params_table(post: Posterior | None) -> pd.DataFrame:
 
 def compute_brief(case: str = "iraq-2020", *, runs: int = 300, seed: int = 1,
                   out: str | Path = "brief", workers: int = 1, posterior: str | Path = "shipped",
-                  fit: bool = True, forecast_months: int = 24, stage: Stage | None = None,
+                  fit: bool = True, forecast_months: int = 24, sensitivity_n: int = 128,
+                  stage: Stage | None = None,
                   progress: Callable[[int], None] | None = None) -> BriefData:
     t0 = time.perf_counter()
     c = get_case(case)
@@ -202,6 +204,12 @@ def compute_brief(case: str = "iraq-2020", *, runs: int = 300, seed: int = 1,
         params=_params_table(post), bundle=res.bundle,
         provenance={"bundle_manifest": bundle.manifest,
                     "theatre_hashes": load_theatre(c.theatre).file_hashes()})
+    if sensitivity_n:
+        from .sensitivity import sobol_indices
+
+        say("lever sensitivity (Sobol)")
+        data.sensitivity = sobol_indices(n=sensitivity_n, seed=seed, groups=["levers"],
+                                         posterior=post, workers=workers)
     if fit and post is not None:
         from .fitreport import coverage_table, predictive
         from .forecasting import forecast

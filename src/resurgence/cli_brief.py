@@ -31,6 +31,7 @@ def brief_cmd(
     fmt: Annotated[str, typer.Option("--format", help="Comma-separated: html, pdf.")] = "html,pdf",
     workers: Annotated[int, typer.Option("--workers", "-w", help="Local worker processes.")] = 1,
     posterior: Annotated[str, typer.Option(help="'shipped', 'none' or a posterior file.")] = "shipped",
+    sensitivity: Annotated[int, typer.Option(help="Sobol base sample size for the lever sensitivity (power of 2; 0 = skip).")] = 128,
 ) -> None:
     """The main job: run the shipped scenarios on the shipped posterior with common random
     numbers, check the source's claims, and write the analytic brief (HTML and PDF)."""
@@ -59,7 +60,7 @@ def brief_cmd(
             stage_task = prog.add_task(msg, total=1)
 
         data = compute_brief(case, runs=runs, seed=seed, out=out, workers=workers,
-                             posterior=posterior, progress=lambda k: prog.advance(task, k),
+                             posterior=posterior, sensitivity_n=sensitivity, progress=lambda k: prog.advance(task, k),
                              stage=lambda s: stage(s) if not s.startswith("simulating") else None)
         stage("figures and documents")
         figures(data, out / "figures")
