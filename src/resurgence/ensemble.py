@@ -274,7 +274,10 @@ def _writer(out, scs, th: Theatre, runs, seed, params: ParamSet, overwrite,
         "scenario_hashes": {s.name: s.digest() for s in scs},
         "scenario_definitions": {s.name: s.model_dump(mode="json") for s in scs},
         "params": {"defaults_version": DEFAULTS_VERSION, "defaults_digest": defaults_digest(specs),
-                   "values_digest": params.digest(), "mean_values": params.summary()},
+                   "values_digest": params.digest(), "mean_values": params.summary(),
+                   # per scenario, with its [params] overrides applied
+                   "values_digest_by_scenario": {s.name: scenario_params(s, params).digest()
+                                                 for s in scs}},
         "rng": "SeedSequence(seed, spawn_key=(run,)) -> PCG64, one uniform block per run",
         "host": {"cpu_count": os.cpu_count()},
         **extra,
