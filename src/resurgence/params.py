@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats
 
 DEFAULTS_VERSION = "2020.1"
 
@@ -30,7 +29,9 @@ class Prior:
     lo: float = -np.inf
     hi: float = np.inf
 
-    def dist(self):  # scipy frozen distribution
+    def dist(self):  # scipy frozen distribution (scipy.stats imported lazily: CLI start-up)
+        from scipy import stats
+
         if self.kind == "lognormal":
             return stats.lognorm(s=self.b, scale=self.a)
         if self.kind == "beta":
