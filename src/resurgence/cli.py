@@ -51,8 +51,10 @@ def user_errors(fn):
     return wrapper
 
 
-def _progress(total: int, label: str):
-    return Progress(TextColumn(f"[bold]{label}[/]"), BarColumn(), MofNCompleteColumn(),
+def progress_bar() -> Progress:
+    """One Rich progress display (stderr, off when stderr is not a terminal); each task
+    carries its own description."""
+    return Progress(TextColumn("[bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), console=err, transient=False,
                     disable=not sys.stderr.isatty())
 
@@ -78,8 +80,8 @@ def run(scenario: Annotated[str, typer.Argument(help="Shipped scenario name or p
     """Run one scenario as a Monte Carlo ensemble and write a results bundle."""
     sc = resolve(scenario, weeks)
     post = _usable(resolve_posterior(posterior), sc)
-    with _progress(runs, f"run {sc.name}") as prog:
-        task = prog.add_task("runs", total=runs)
+    with progress_bar() as prog:
+        task = prog.add_task(f"run {sc.name}", total=runs)
         res = run_ensemble([sc], runs, seed, out=out, workers=workers, chunk_size=chunk_size,
                            overwrite=overwrite, progress=lambda k: prog.advance(task, k),
                            posterior=post, backend=backend)
@@ -127,8 +129,8 @@ def compare(a: Annotated[str, typer.Argument(help="Reference scenario (name or p
     if sb.name == sa.name:  # the same name twice: keep both, distinguishable
         sb = sb.model_copy(update={"name": f"{sb.name}-b"})
     post = _usable(resolve_posterior(posterior), sa)
-    with _progress(2 * runs, f"compare {sa.name} vs {sb.name}") as prog:
-        task = prog.add_task("runs", total=2 * runs)
+    with progress_bar() as prog:
+        task = prog.add_task(f"compare {sa.name} vs {sb.name}", total=2 * runs)
         res = run_ensemble([sa, sb], runs, seed, out=out, workers=workers, chunk_size=chunk_size,
                            overwrite=overwrite, progress=lambda k: prog.advance(task, k),
                            posterior=post, backend=backend)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 
@@ -18,9 +16,11 @@ def _consoles():
     return console, err
 
 
-def _progress(err):
-    return Progress(TextColumn("[bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=err, disable=not sys.stderr.isatty())
+def progress_bar():
+    from .cli import progress_bar as bar
+
+    return bar()
+
 
 
 def brief_cmd(
@@ -49,7 +49,7 @@ def brief_cmd(
     from .briefing import ENABLERS, SHIPPED
 
     n_sc = len(set(SHIPPED) | set(scenarios_needed()) | set(ENABLERS.values()))
-    with _progress(err) as prog:
+    with progress_bar() as prog:
         task = prog.add_task(f"simulating {n_sc} scenarios", total=n_sc * runs)
         stage_task = None
 
@@ -106,7 +106,7 @@ def claims_cmd(
     console, err = _consoles()
     post = resolve_posterior(posterior)
     scs = _all_scenarios()
-    with _progress(err) as prog:
+    with progress_bar() as prog:
         task = prog.add_task(f"simulating {len(scs)} scenarios", total=len(scs) * runs)
         res = run_ensemble(scs, runs, seed, posterior=post, workers=workers,
                            progress=lambda k: prog.advance(task, k))

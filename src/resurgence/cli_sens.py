@@ -28,7 +28,7 @@ def sensitivity_cmd(
     """Sobol' first- and total-order indices of IS attacks (2021-H2), IS holding ground,
     Iranian influence and militia attacks on US sites to the uncertain parameters and the
     policy levers (multipliers from 2021-01-15 on announced-2500)."""
-    from .cli import _progress, console
+    from .cli import console, progress_bar
     from .posterior import resolve_posterior
     from .sensitivity import OUTPUTS, design_runs, sobol_figure, sobol_indices, top_factors
 
@@ -40,8 +40,8 @@ def sensitivity_cmd(
         raise ValueError(f"option '--workers' = {workers}: expected at least 1")
     runs = design_runs(n, group or None)
     post = resolve_posterior(posterior)
-    with _progress(runs, f"sensitivity N={n}") as prog:
-        task = prog.add_task("runs", total=runs)
+    with progress_bar() as prog:
+        task = prog.add_task(f"sensitivity N={n}", total=runs)
         df = sobol_indices(n, seed, groups=group or None, workers=workers, chunk_size=chunk_size,
                            posterior=post, progress=lambda k: prog.advance(task, k))
     out.mkdir(parents=True, exist_ok=True)

@@ -52,6 +52,16 @@ def run_generator(root_seed: int, run: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(root_seed, spawn_key=(int(run),))))
 
 
+def observation_uniforms(root_seed: int, run_ids, shape: tuple[int, ...]) -> np.ndarray:
+    """Uniforms for reporting noise, ``(len(run_ids), *shape)`` float32: each run's own
+    stream ``SeedSequence(root, spawn_key=(run, 1))``, apart from its dynamics stream."""
+    u = np.empty((len(run_ids), *shape), dtype=np.float32)
+    for i, r in enumerate(run_ids):
+        g = np.random.Generator(np.random.PCG64(np.random.SeedSequence(root_seed, spawn_key=(int(r), 1))))
+        g.random(out=u[i], dtype=np.float32)
+    return u
+
+
 class Sim:
     """One chunk of runs of one scenario. ``params`` holds one value per run."""
 

@@ -28,6 +28,7 @@ from .results import Bundle, BundleWriter
 from .scenario import Scenario, ScenarioError, load_scenario
 from .summaries import run_summaries
 from .theatre import Theatre, load_theatre
+from .timegrid import WeekGrid
 
 ProgressFn = Callable[[int], None]
 
@@ -94,7 +95,7 @@ def _work(args) -> tuple[int, np.ndarray, dict[str, np.ndarray] | None, dict[str
     si, sc, theatre_ref, params, run_ids, seed, spinup, keep = args
     theatre = load_theatre(theatre_ref)
     out = simulate_spun(sc, theatre, params, run_ids, seed, spinup)
-    summ = run_summaries(out, theatre, compile_drivers(sc, theatre).grid)
+    summ = run_summaries(out, theatre, WeekGrid(sc.start, sc.weeks))
     # without a bundle only the per-run summaries travel back (not ~70 MB of series a chunk)
     return si, run_ids, (out if keep else None), summ
 

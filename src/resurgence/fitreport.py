@@ -16,6 +16,7 @@ from . import obsmodel  # noqa: E402
 from .atomic import atomic_output_path  # noqa: E402
 from .calibration import history_setup  # noqa: E402
 from .cases import get_case  # noqa: E402
+from .engine import observation_uniforms  # noqa: E402
 from .ensemble import map_runs  # noqa: E402
 from .posterior import Posterior  # noqa: E402
 
@@ -24,10 +25,7 @@ LEVELS = (0.5, 0.8, 0.9)
 
 def _predict(arrays, params, run_ids, *, design, seed):
     mu = obsmodel.expected(design, arrays, params.values)
-    u = np.empty(mu.shape, dtype=np.float32)
-    for i, r in enumerate(run_ids):
-        g = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(int(r), 1))))
-        g.random(out=u[i], dtype=np.float32)
+    u = observation_uniforms(seed, run_ids, mu.shape[1:])
     return obsmodel.draw(mu, design.dispersion[None, :], u)
 
 

@@ -22,10 +22,12 @@ import pandas as pd
 from . import obsmodel
 from .atomic import atomic_output_path
 from .cases import get_case
+from .engine import observation_uniforms
 from .ensemble import map_runs, resolve
 from .params import ParamSet
 from .posterior import Posterior, shipped
 from .theatre import load_theatre
+from .timegrid import period_weights
 
 SERIES = ("incidents", "is_attacks_ctc", "is_attacks", "is_fighters", "militia_attacks_us",
           "iran_influence", "ged_sb_deaths", "ged_sb_events")
@@ -40,17 +42,11 @@ def month_bounds(start: dt.date, months: int) -> tuple[np.ndarray, np.ndarray]:
     return s, e
 
 
-def _weights(week_starts: np.ndarray, ps: np.ndarray, pe: np.ndarray) -> np.ndarray:
-    day0 = week_starts.astype("datetime64[D]")[:, None]
-    ov = (np.minimum(day0 + 7, pe[None, :] + 1) - np.maximum(day0, ps[None, :])).astype(float)
-    return np.clip(ov, 0, 7) / 7.0
-
-
 def _monthly(arrays, params: ParamSet, run_ids, *, weeks0: np.datetime64, ps, pe, pop, seed):
     """Per chunk: (n, M, R+1, S) monthly values of every series (last region = national)."""
     n, W, R = arrays["is_attacks"].shape
     wk = weeks0 + 7 * np.arange(W)
-    A = _weights(wk, ps, pe)  # (W, M)
+    A = period_weights(wk, ps, pe)  # (W, M)
     Am = A / np.maximum(A.sum(axis=0, keepdims=True), 1e-12)
     M = len(ps)
 
@@ -63,10 +59,7 @@ def _monthly(arrays, params: ParamSet, run_ids, *, weeks0: np.datetime64, ps, pe
     isa, mil = flow(arrays["is_attacks"]), flow(arrays["militia_attacks_us"])
     fighters, infl = stock(arrays["is_fighters"]), stock(arrays["iran_influence"])
     months = ((pe - ps).astype(float) + 1) / obsmodel.DAYS_PER_MONTH
-    u = np.empty((n, M, R + 2, 3), dtype=np.float32)
-    for i, r in enumerate(run_ids):
-        g = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(int(r), 1))))
-        g.random(out=u[i], dtype=np.float32)
+    u = observation_uniforms(seed, run_ids, (M, R + 2, 3))
     p = {k: v[:, None, None] for k, v in params.values.items()}
     ctc = obsmodel.draw(p["rate_ctc"] * isa, obsmodel.DISPERSION["ctc"], u[:, :, :R, 0])
     inc = obsmodel.draw(p["rate_musings"] * (isa + mil), obsmodel.DISPERSION["musings"], u[:, :, :R, 1])

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .atomic import atomic_write_text
+from .timegrid import period_weights
 
 __all__ = [
     "CASES",
@@ -206,11 +207,10 @@ def aggregate_weekly(values: np.ndarray, week_starts: np.ndarray, start: np.ndar
         raise ValueError("week_starts must be increasing and at least 7 days apart")
     if np.any(e <= s):
         raise ValueError("every period must end on or after its start")
-    days = np.clip(np.minimum(ws[:, None] + 7, e[None, :]) - np.maximum(ws[:, None], s[None, :]),
-                   0, 7)  # (W, P) days of week w inside period p
-    out = v @ (days / 7.0)
+    share = period_weights(week_starts, start, end)  # (W, P) share of week w inside period p
+    out = v @ share
     if not allow_partial:
-        out[..., days.sum(axis=0) < e - s] = np.nan
+        out[..., np.rint(7.0 * share.sum(axis=0)) < e - s] = np.nan  # whole days
     return out
 
 

@@ -28,6 +28,7 @@ import pandas as pd
 
 from . import samplers
 from .params import Param, lognormal
+from .timegrid import period_weights
 
 N = "observation"
 
@@ -109,10 +110,7 @@ def design(obs: pd.DataFrame, week_starts: np.ndarray, codes: tuple[str, ...],
     inside &= rows["region"].isin([national, *codes]).to_numpy()
     rows = rows.loc[inside].reset_index(drop=True)
     ps, pe = ps[inside], pe[inside]
-    # share of each week's 7 days inside [ps, pe]
-    day0 = ws[:, None]
-    overlap = (np.minimum(day0 + 7, pe[None, :] + 1) - np.maximum(day0, ps[None, :])).astype(float)
-    weights = np.clip(overlap, 0, 7) / 7.0
+    weights = period_weights(ws, ps, pe)
     m = [MAPPING[(s, x)] for s, x in zip(rows["source"], rows["metric"], strict=True)]
     days = (pe - ps).astype(float) + 1
     gran = rows.get("granularity", pd.Series([""] * len(rows)))

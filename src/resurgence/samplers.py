@@ -62,21 +62,6 @@ def _search_numpy(u: np.ndarray, p0: np.ndarray, a: np.ndarray, b: np.ndarray,
 
 if numba is not None:
 
-    @numba.njit(cache=True, nogil=True)
-    def _search_numba(u, p0, a, b, nmax):  # pragma: no cover - compiled
-        out = np.empty(u.size)
-        for i in range(u.size):
-            ui, p, ai, bi, nm = u[i], p0[i], a[i], b[i], nmax[i]
-            c = p
-            k = 0
-            while ui > c and k < nm and k < _MAX_STEPS:
-                k += 1
-                p *= ai + bi / k
-                c += p
-            out[i] = k
-        return out
-
-
     @numba.njit(cache=True, nogil=True, inline="always")
     def _search1(u, p, a, b, nm):  # pragma: no cover - compiled
         c = p
@@ -86,6 +71,13 @@ if numba is not None:
             p *= a + b / k
             c += p
         return float(k)
+
+    @numba.njit(cache=True, nogil=True)
+    def _search_numba(u, p0, a, b, nmax):  # pragma: no cover - compiled
+        out = np.empty(u.size)
+        for i in range(u.size):
+            out[i] = _search1(u[i], p0[i], a[i], b[i], nmax[i])
+        return out
 
     @numba.njit(cache=True, nogil=True)
     def poisson1(mean, u):  # pragma: no cover - compiled

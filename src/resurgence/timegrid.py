@@ -43,6 +43,16 @@ class WeekGrid:
         return self.start + dt.timedelta(days=7 * self.weeks - 1)
 
 
+def period_weights(week_starts: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """``(W, P)`` share of each week's seven days (from ``week_starts[w]``) that falls inside
+    each inclusive period ``[start[p], end[p]]``: how weekly model output is aggregated to
+    any reporting period (observations, monthly forecasts)."""
+    ws = np.asarray(week_starts, dtype="datetime64[D]").astype(np.int64)[:, None]
+    s = np.asarray(start, dtype="datetime64[D]").astype(np.int64)[None, :]
+    e = np.asarray(end, dtype="datetime64[D]").astype(np.int64)[None, :] + 1  # exclusive
+    return np.clip(np.minimum(ws + 7, e) - np.maximum(ws, s), 0, 7) / 7.0
+
+
 def evaluate_schedule(points: Sequence[tuple[dt.date, float]], grid: WeekGrid,
                       default: float) -> np.ndarray:
     """Piecewise-linear schedule through dated points, held flat outside them,
