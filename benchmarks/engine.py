@@ -40,10 +40,10 @@ from pathlib import Path
 
 import numpy as np
 
-from resurgence.drivers import compile_drivers
-from resurgence.engine import Sim, default_params, run_generator, simulate_chunk
-from resurgence.ensemble import chunks, resolve, run_ensemble
-from resurgence.theatre import load_theatre
+from resurgence.model.sim import Sim, default_params, run_generator, simulate_chunk
+from resurgence.run.ensemble import chunks, resolve, run_ensemble
+from resurgence.scenario.drivers import compile_drivers
+from resurgence.theatre.theatre import load_theatre
 
 HERE = Path(__file__).resolve().parent
 TARGET_MEMORY_MB = 1024.0
@@ -240,7 +240,7 @@ def bench_samplers(laws: list[tuple], rows: int = 20_000, scipy_rows: int = 2_00
     native samplers, and SciPy's ``ppf`` (the obvious per-cell-uniform alternative)."""
     from scipy import stats
 
-    from resurgence import samplers
+    from resurgence.core import samplers
 
     rng = np.random.default_rng(seed)
     R = len(laws[0][2])

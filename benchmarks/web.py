@@ -72,7 +72,7 @@ def _children(pid: int) -> list[int]:
 
 
 def start_server(port: int, data_dir: str, max_jobs: int) -> subprocess.Popen:
-    code = ("from resurgence.cli_web import serve_cmd; from pathlib import Path; "
+    code = ("from resurgence.cli.serve import serve_cmd; from pathlib import Path; "
             f"serve_cmd(host='127.0.0.1', port={port}, data_dir=Path({data_dir!r}), "
             f"max_jobs={max_jobs}, queue=8, log_level='warning')")
     env = {k: v for k, v in os.environ.items() if k != "RESURGENCE_TOKEN"}

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from resurgence.importers import aggregate_events, place_points
-from resurgence.observations import COLUMNS, format_observations
-from resurgence.theatre import load_theatre
+from resurgence.calibration.importers import aggregate_events, place_points
+from resurgence.calibration.observations import COLUMNS, format_observations
+from resurgence.theatre.theatre import load_theatre
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data"
@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         same = args.out.is_file() and args.out.read_text(encoding="utf-8") == text
         log(f"{args.out}: {'up to date' if same else 'DIFFERS from a fresh build'}")
         return 0 if same else 1
-    from resurgence.atomic import atomic_write_text
+    from resurgence.core.atomic import atomic_write_text
 
     atomic_write_text(args.out, text)
     log(f"wrote {args.out} ({text.count(chr(10)) - 1} rows)")

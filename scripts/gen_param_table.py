@@ -41,9 +41,9 @@ _PARAM_HEADER = ["name", "module", "default", "units", "prior", "claims", "sourc
 
 
 def params_md() -> str:
-    from resurgence.engine import PLAN, all_params
-    from resurgence.obsmodel import OBS_PARAMS
-    from resurgence.params import DEFAULTS_VERSION, defaults_digest
+    from resurgence.calibration.obsmodel import OBS_PARAMS
+    from resurgence.model.params import DEFAULTS_VERSION, defaults_digest
+    from resurgence.model.sim import PLAN, all_params
 
     specs = all_params()
     parts = [f"Default set `{DEFAULTS_VERSION}` (digest `{defaults_digest(specs)}`): "
@@ -61,8 +61,8 @@ def params_md() -> str:
 
 
 def posterior_md(case_name: str = "iraq-2020") -> str:
-    from resurgence.cases import get_case
-    from resurgence.posterior import full_specs, shipped
+    from resurgence.calibration.cases import get_case
+    from resurgence.calibration.posterior import full_specs, shipped
 
     case = get_case(case_name)
     post = shipped(case_name)
@@ -90,7 +90,7 @@ def posterior_md(case_name: str = "iraq-2020") -> str:
 
 
 def metrics_md() -> str:
-    from resurgence.engine import PLAN
+    from resurgence.model.sim import PLAN
 
     rows = [[f"`{x.name}`", m.name, x.level, x.unit,
              x.agg if x.level == "region" else "(national state)", x.description]
@@ -100,14 +100,14 @@ def metrics_md() -> str:
 
 
 def outcomes_md() -> str:
-    from resurgence.summaries import SUMMARIES
+    from resurgence.results.outcomes import SUMMARIES
 
     return _table(["outcome", "unit", "description"],
                   [[f"`{s.name}`", s.unit, s.description] for s in SUMMARIES]) + "\n"
 
 
 def plan_md() -> str:
-    from resurgence.engine import plan_table
+    from resurgence.model.sim import plan_table
 
     rows = [[r["step"], f"`{r['module']}`", r["reads"], r["writes"], r["records"], r["claims"]]
             for r in plan_table()]
@@ -116,7 +116,7 @@ def plan_md() -> str:
 
 
 def levers_md() -> str:
-    from resurgence.scenario import SCHEDULES
+    from resurgence.scenario.schema import SCHEDULES
 
     rows = [[f"`{k}`", f"{d:g}", f"[{lo:g}, {hi:g}]", meaning]
             for k, (d, lo, hi, meaning) in SCHEDULES.items()]
@@ -125,7 +125,7 @@ def levers_md() -> str:
 
 
 def claims_md() -> str:
-    from resurgence.claims import CLAIMS
+    from resurgence.analysis.claims import CLAIMS
 
     rows = []
     for c in CLAIMS:

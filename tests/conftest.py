@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from resurgence.engine import default_params, simulate_chunk
-from resurgence.ensemble import EnsembleResult, resolve, run_ensemble, scenario_params
-from resurgence.scenario import Scenario, load_scenario, parse_scenario
-from resurgence.theatre import Theatre, load_theatre
+from resurgence.model.sim import default_params, simulate_chunk
+from resurgence.run.ensemble import EnsembleResult, resolve, run_ensemble, scenario_params
+from resurgence.scenario.schema import Scenario, load_scenario, parse_scenario
+from resurgence.theatre.theatre import Theatre, load_theatre
 
 SEED = 2020
 #: runs of the cached shipped-scenario ensemble (also the golden ensemble)

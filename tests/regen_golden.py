@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from resurgence import __version__
-from resurgence.engine import all_params
-from resurgence.ensemble import EnsembleResult, run_ensemble
-from resurgence.params import DEFAULTS_VERSION, defaults_digest
-from resurgence.summaries import SUMMARY_BY_NAME
+from resurgence.model.params import DEFAULTS_VERSION, defaults_digest
+from resurgence.model.sim import all_params
+from resurgence.results.outcomes import SUMMARY_BY_NAME
+from resurgence.run.ensemble import EnsembleResult, run_ensemble
 
 PATH = Path(__file__).with_name("golden") / "summaries.json"
 

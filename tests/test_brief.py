@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from resurgence.brief_render import figures, render_html, render_pdf
-from resurgence.briefing import REFERENCE, compute_brief
-from resurgence.claims import CLAIMS, VARIANTS, scenarios_needed
-from resurgence.cli import app
-from resurgence.results import Bundle
+from resurgence.analysis.brief import REFERENCE, compute_brief
+from resurgence.analysis.claims import CLAIMS, VARIANTS, scenarios_needed
+from resurgence.cli.app import app
+from resurgence.report.render import figures, render_html, render_pdf
+from resurgence.results.bundle import Bundle
 
 
 @pytest.fixture(scope="module")

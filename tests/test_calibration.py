@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from resurgence.backtest import as_known, backtest
-from resurgence.calibration import Space, calibrate, history_setup
-from resurgence.cases import IRAQ_2020, case_observations
-from resurgence.cli import app
-from resurgence.ensemble import resolve
-from resurgence.forecasting import SERIES, forecast
-from resurgence.params import beta, lognormal, uniform
-from resurgence.posterior import Posterior, shipped
+from resurgence.calibration.backtest import as_known, backtest
+from resurgence.calibration.cases import IRAQ_2020, case_observations
+from resurgence.calibration.forecast import SERIES, forecast
+from resurgence.calibration.inference import Space, calibrate, history_setup
+from resurgence.calibration.posterior import Posterior, shipped
+from resurgence.cli.app import app
+from resurgence.model.params import beta, lognormal, uniform
+from resurgence.run.ensemble import resolve
 
 UNTIL = dt.date(2019, 6, 30)
 

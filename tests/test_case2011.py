@@ -10,14 +10,14 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from resurgence.calibration import history_setup
-from resurgence.case2011 import HOLD_DATES, ORIGIN, run_case_2011
-from resurgence.case2011_report import case2011_cmd
-from resurgence.cases import CASES, IRAQ_2011, IRAQ_2020, case_observations
-from resurgence.drivers import compile_drivers
-from resurgence.engine import default_params, simulate_chunk
-from resurgence.ensemble import run_ensemble, spun_up
-from resurgence.scenario import load_scenario
+from resurgence.analysis.case2011 import HOLD_DATES, ORIGIN, run_case_2011
+from resurgence.calibration.cases import CASES, IRAQ_2011, IRAQ_2020, case_observations
+from resurgence.calibration.inference import history_setup
+from resurgence.cli.case2011 import case2011_cmd
+from resurgence.model.sim import default_params, simulate_chunk
+from resurgence.run.ensemble import run_ensemble, spun_up
+from resurgence.scenario.drivers import compile_drivers
+from resurgence.scenario.schema import load_scenario
 
 D = dt.date
 

@@ -14,11 +14,11 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from resurgence.cli import app
-from resurgence.engine import PLAN, all_params
-from resurgence.results import Bundle
-from resurgence.scenario import shipped_names
-from resurgence.summaries import SUMMARIES
+from resurgence.cli.app import app
+from resurgence.model.sim import PLAN, all_params
+from resurgence.results.bundle import Bundle
+from resurgence.results.outcomes import SUMMARIES
+from resurgence.scenario.schema import shipped_names
 
 CASE_2020 = ["announced-2500", "enablers-over-horizon", "escalation", "full-withdrawal",
              "iraq-2020", "no-mediation", "pandemic-protests-worse", "stay-3000"]

@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from resurgence.engine import Sim, default_params, run_generator, simulate_chunk
-from resurgence.ensemble import resolve, run_ensemble
-from resurgence.scenario import ScenarioError
-from resurgence.summaries import SUMMARIES
+from resurgence.model.sim import Sim, default_params, run_generator, simulate_chunk
+from resurgence.results.outcomes import SUMMARIES
+from resurgence.run.ensemble import resolve, run_ensemble
+from resurgence.scenario.schema import ScenarioError
 
 RUNS = 24
 WEEKS = 30

@@ -14,7 +14,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from resurgence.timegrid import WeekGrid
+from resurgence.core.timegrid import WeekGrid
 
 START = dt.date(2020, 12, 1)
 GRID = WeekGrid(START, 104)

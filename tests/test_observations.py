@@ -14,9 +14,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from resurgence.cli_data import data_app
-from resurgence.importers import ImportFormatError, import_acled, import_ged
-from resurgence.observations import (
+from resurgence.calibration.importers import ImportFormatError, import_acled, import_ged
+from resurgence.calibration.observations import (
     GRANULARITIES,
     ObservationError,
     aggregate_weekly,
@@ -24,7 +23,8 @@ from resurgence.observations import (
     observations_path,
     to_series,
 )
-from resurgence.theatre import load_theatre
+from resurgence.cli.data import data_app
+from resurgence.theatre.theatre import load_theatre
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GED_SAMPLE = FIXTURES / "ged_sample.csv"

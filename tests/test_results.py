@@ -10,13 +10,13 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from resurgence.atomic import (
+from resurgence.core.atomic import (
     atomic_output_path,
     atomic_write_bytes,
     atomic_write_text,
     sha256_file,
 )
-from resurgence.results import QUANTILES, Bundle, BundleError, BundleWriter, MetricSpec
+from resurgence.results.bundle import QUANTILES, Bundle, BundleError, BundleWriter, MetricSpec
 
 REGIONS = ["BGW", "NIN", "ANB"]
 NAT = "IQ"

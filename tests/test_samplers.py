@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from resurgence import samplers
+from resurgence.core import samplers
 
 N = 100_000
 #: 1-D draws take the per-law search; 2-D draws (runs x regions) take the fused kernel

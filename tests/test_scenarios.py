@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from resurgence.drivers import SURGE_FIGHTERS, compile_drivers
-from resurgence.engine import default_params
-from resurgence.ensemble import run_ensemble, scenario_params
-from resurgence.scenario import ScenarioError, load_scenario, shipped_names
+from resurgence.model.sim import default_params
+from resurgence.run.ensemble import run_ensemble, scenario_params
+from resurgence.scenario.drivers import SURGE_FIGHTERS, compile_drivers
+from resurgence.scenario.schema import ScenarioError, load_scenario, shipped_names
 
 #: the 2020 case's scenarios (DESIGN §5); other shipped cases may sit beside them
 CASE_2020 = ["announced-2500", "enablers-over-horizon", "escalation", "full-withdrawal",

@@ -8,10 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from resurgence.drivers import compile_drivers
-from resurgence.engine import all_params, default_params, simulate_chunk
-from resurgence.ensemble import resolve
-from resurgence.sensitivity import (
+from resurgence.analysis.sensitivity import (
     BASE_SCENARIO,
     LEVERS,
     OUTPUTS,
@@ -23,7 +20,10 @@ from resurgence.sensitivity import (
     sobol_figure,
     sobol_indices,
 )
-from resurgence.theatre import load_theatre
+from resurgence.model.sim import all_params, default_params, simulate_chunk
+from resurgence.run.ensemble import resolve
+from resurgence.scenario.drivers import compile_drivers
+from resurgence.theatre.theatre import load_theatre
 
 GROUPS = ["insurgency", "politics", "levers"]
 
@@ -113,8 +113,8 @@ def test_figure(small, tmp_path):
 
 
 def test_cli(tmp_path):
-    from resurgence.cli import user_errors
-    from resurgence.cli_sens import sensitivity_cmd
+    from resurgence.cli.app import user_errors
+    from resurgence.cli.sensitivity import sensitivity_cmd
 
     app = typer.Typer()
     app.command("sensitivity")(user_errors(sensitivity_cmd))

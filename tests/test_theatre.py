@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from resurgence.theatre import Base, Theatre, TheatreError, load_theatre
+from resurgence.theatre.theatre import Base, Theatre, TheatreError, load_theatre
 
 IRAQ_CODES = [
     f"IQ-{s}"

@@ -218,10 +218,6 @@ def test_compare_gives_paired_contrasts(server) -> None:
 
 
 def test_brief_job(server) -> None:
-    from resurgence.web.brief_api import available
-
-    if not available():
-        pytest.skip("no brief module in this tree")
     c = server["client"]
     for body, needle in (({"runs": 5}, "runs"), ({"runs": 5000}, "at most 2000"),
                          ({"runs": 10, "case": "x"}, "case")):
@@ -328,8 +324,8 @@ def test_serve_command_refuses_unsafe_binds(tmp_path) -> None:
     import typer
     from typer.testing import CliRunner
 
-    from resurgence.cli import user_errors
-    from resurgence.cli_web import serve_cmd
+    from resurgence.cli.app import user_errors
+    from resurgence.cli.serve import serve_cmd
 
     app = typer.Typer()
     app.command("serve")(user_errors(serve_cmd))

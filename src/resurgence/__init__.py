@@ -17,8 +17,8 @@ def brief(case: str = "iraq-2020", *, runs: int = 300, seed: int = 1, out: str =
     provenance, figure paths). With ``render``, also write the figures, HTML and PDF."""
     from pathlib import Path
 
-    from .brief_render import figures, render_html, render_pdf
-    from .briefing import compute_brief
+    from resurgence.analysis.brief import compute_brief
+    from resurgence.report.render import figures, render_html, render_pdf
 
     data = compute_brief(case, runs=runs, seed=seed, out=out, workers=workers, posterior=posterior)
     if render:
@@ -31,7 +31,7 @@ def brief(case: str = "iraq-2020", *, runs: int = 300, seed: int = 1, out: str =
 def run(scenarios, runs: int = 200, seed: int = 1, **kwargs):
     """Run scenarios (names, paths or ``Scenario`` objects) as one paired ensemble; see
     :func:`resurgence.ensemble.run_ensemble`."""
-    from .ensemble import run_ensemble
+    from resurgence.run.ensemble import run_ensemble
 
     return run_ensemble(list(scenarios) if not isinstance(scenarios, str) else [scenarios],
                         runs, seed, **kwargs)
@@ -39,8 +39,8 @@ def run(scenarios, runs: int = 200, seed: int = 1, **kwargs):
 
 def compare(a, b, runs: int = 200, seed: int = 1, **kwargs):
     """Paired contrasts B - A under common random numbers (list of ``Contrast``)."""
-    from .contrasts import contrast
-    from .ensemble import resolve, run_ensemble
+    from resurgence.analysis.contrasts import contrast
+    from resurgence.run.ensemble import resolve, run_ensemble
 
     sa, sb = resolve(a), resolve(b)
     res = run_ensemble([sa, sb], runs, seed, **kwargs)
@@ -49,13 +49,13 @@ def compare(a, b, runs: int = 200, seed: int = 1, **kwargs):
 
 def forecast(*args, **kwargs):
     """Forecast in the DESIGN section 7 contract; see :func:`resurgence.forecasting.forecast`."""
-    from .forecasting import forecast as _forecast
+    from resurgence.calibration.forecast import forecast as _forecast
 
     return _forecast(*args, **kwargs)
 
 
 def calibrate(*args, **kwargs):
     """ABC-SMC calibration; see :func:`resurgence.calibration.calibrate`."""
-    from .calibration import calibrate as _calibrate
+    from resurgence.calibration.inference import calibrate as _calibrate
 
     return _calibrate(*args, **kwargs)

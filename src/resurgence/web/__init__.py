@@ -7,12 +7,12 @@ pool of worker processes behind a bounded queue, finished runs live in a results
 
 from __future__ import annotations
 
-from .settings import Settings, SettingsError
+from resurgence.web.settings import Settings, SettingsError
 
 __all__ = ["Settings", "SettingsError", "create_app"]
 
 
 def create_app(settings: Settings | None = None):  # noqa: ANN201 - FastAPI is imported lazily
-    from .app import create_app as _create
+    from resurgence.web.app import create_app as _create
 
     return _create(settings)

@@ -11,10 +11,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from .. import __version__
-from ..scenario import SCHEDULES, Scenario, scenario_from_dict, shipped_names
-from .jobs import QueueFull
-from .specs import (
+from resurgence import __version__
+from resurgence.scenario.schema import SCHEDULES, Scenario, scenario_from_dict, shipped_names
+from resurgence.web.jobs import QueueFull
+from resurgence.web.specs import (
     ApiError,
     CompareRequest,
     JobAccepted,
@@ -24,7 +24,7 @@ from .specs import (
     run_scenarios,
     toml_scenario,
 )
-from .state import WebState, get_state
+from resurgence.web.state import WebState, get_state
 
 router = APIRouter(prefix="/api")
 bearer = HTTPBearer(auto_error=False, description="needed for POST requests when the server "
@@ -63,9 +63,9 @@ def health(state: State) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=1)
 def _meta() -> dict[str, Any]:
-    from ..engine import all_metrics
-    from ..summaries import SUMMARIES
-    from .specs import _theatre
+    from resurgence.model.sim import all_metrics
+    from resurgence.results.outcomes import SUMMARIES
+    from resurgence.web.specs import _theatre
 
     th = _theatre()
     return {
@@ -193,7 +193,7 @@ def job(job_id: str, state: State) -> dict[str, Any]:
 
 @router.get("/claims", summary="The claims registry (not evaluated)")
 def claims() -> list[dict[str, Any]]:
-    from ..claims import CLAIMS
+    from resurgence.analysis.claims import CLAIMS
 
     return [{"id": c.id, "quote": c.quote, "carried_by": c.carried_by, "check": c.check,
              "kind": c.kind, "a": c.a, "b": c.b, "summary": c.summary,
@@ -206,7 +206,7 @@ def _geo() -> dict[str, Any]:
     from shapely.geometry import MultiPolygon, Polygon, mapping
     from shapely.geometry.polygon import orient
 
-    from .specs import _theatre
+    from resurgence.web.specs import _theatre
 
     th = _theatre()
     geoms = th.geometry()

@@ -15,15 +15,15 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .. import __version__
-from ..results import BundleError
-from ..scenario import ScenarioError
-from ..theatre import TheatreError
-from . import api, apidocs, brief_api, results_api
-from .guard import Guard
-from .settings import Settings
-from .specs import ApiError, field_msg
-from .state import WebState
+from resurgence import __version__
+from resurgence.results.bundle import BundleError
+from resurgence.scenario.schema import ScenarioError
+from resurgence.theatre.theatre import TheatreError
+from resurgence.web import api, apidocs, brief_api, results_api
+from resurgence.web.guard import Guard
+from resurgence.web.settings import Settings
+from resurgence.web.specs import ApiError, field_msg
+from resurgence.web.state import WebState
 
 log = logging.getLogger("resurgence.web")
 STATIC = Path(__file__).resolve().parent / "static"

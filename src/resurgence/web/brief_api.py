@@ -7,7 +7,6 @@ endpoints (quantiles, map, bundle download) like any other job.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -16,10 +15,10 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from .api import Write
-from .jobs import QueueFull, _report
-from .specs import SEED_MAX, ApiError, JobAccepted
-from .state import WebState, get_state
+from resurgence.web.api import Write
+from resurgence.web.jobs import QueueFull, _report
+from resurgence.web.specs import SEED_MAX, ApiError, JobAccepted
+from resurgence.web.state import WebState, get_state
 
 State = Annotated[WebState, Depends(get_state)]
 CASE = "iraq-2020"
@@ -33,19 +32,14 @@ class BriefRequest(BaseModel):
     fit: bool = Field(False, description="also the fit to history and the forecast (slower)")
 
 
-def available() -> bool:
-    return all(importlib.util.find_spec(f"resurgence.{m}") is not None
-               for m in ("briefing", "brief_render"))
-
-
 def execute_brief(job_id: str, out: str, runs: int, seed: int, posterior: str,
                   fit: bool) -> dict[str, Any]:
     """Worker: compute and render the brief into ``out``; returns its JSON summary."""
     from functools import partial
 
-    from ..brief_render import render_html
-    from ..briefing import ENABLERS, SHIPPED, compute_brief
-    from ..claims import scenarios_needed
+    from resurgence.analysis.brief import ENABLERS, SHIPPED, compute_brief
+    from resurgence.analysis.claims import scenarios_needed
+    from resurgence.report.render import render_html
 
     _report(job_id, "start")
     n = len(set(SHIPPED) | set(scenarios_needed()) | set(ENABLERS.values()))
@@ -70,11 +64,9 @@ def register(app: FastAPI) -> None:
     @router.post("/brief", status_code=202, dependencies=Write,
                  summary="Compute the brief (shipped scenarios, claim checks, maps) as a job")
     def submit_brief(body: BriefRequest, state: State) -> JobAccepted:
-        if not available():
-            raise ApiError(501, "this installation has no brief module")
         if body.runs > state.settings.max_runs:
             raise ApiError(422, f"field 'runs' = {body.runs}: at most {state.settings.max_runs}")
-        from ..scenario import load_scenario
+        from resurgence.scenario.schema import load_scenario
 
         weeks = load_scenario("announced-2500").weeks
         try:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from starlette.exceptions import HTTPException
 
-from .settings import Settings
+from resurgence.web.settings import Settings
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from ..scenario import Scenario
-from .catalogue import Catalogue
-from .settings import Settings
+from resurgence.scenario.schema import Scenario
+from resurgence.web.catalogue import Catalogue
+from resurgence.web.settings import Settings
 
 log = logging.getLogger("resurgence.web")
 
@@ -51,7 +51,7 @@ def clean(x: Any) -> Any:
 def summarise(kind: str, summaries: dict[str, Any], names: list[str]) -> dict[str, Any]:
     """Per-run outcome intervals per scenario (lo, mid, hi = P10, median, P90; probabilities:
     mean with an 80% bootstrap interval) and, for a compare, paired contrasts B - A."""
-    from ..contrasts import contrast
+    from resurgence.analysis.contrasts import contrast
 
     out: dict[str, Any] = {"kind": kind, "scenarios": names, "outcomes": {}}
     for n in names:
@@ -80,8 +80,8 @@ def _report(job_id: str, what: str, k: int | str = 0) -> None:
 def execute(job_id: str, out: str, kind: str, scenarios: list[Scenario], runs: int, seed: int,
             posterior: str, chunk_size: int) -> dict[str, Any]:
     """Run one run/compare job in a worker process; returns its JSON summary."""
-    from ..ensemble import run_ensemble
-    from ..posterior import resolve_posterior, usable_for
+    from resurgence.calibration.posterior import resolve_posterior, usable_for
+    from resurgence.run.ensemble import run_ensemble
 
     _report(job_id, "start")
     # as on the command line: a posterior fitted to data after the start is not used

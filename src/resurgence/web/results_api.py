@@ -14,8 +14,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse
 
-from .specs import ApiError
-from .state import WebState, get_state, json_safe, manifest
+from resurgence.web.specs import ApiError
+from resurgence.web.state import WebState, get_state, json_safe, manifest
 
 router = APIRouter(prefix="/api/jobs")
 State = Annotated[WebState, Depends(get_state)]
@@ -47,7 +47,7 @@ def _check(man: dict[str, Any], metric: str, region: str | None, scenario: str |
 
 @functools.lru_cache(maxsize=512)
 def _quantiles(path: str, metric: str, region: str) -> dict[str, Any]:
-    from ..results import Bundle
+    from resurgence.results.bundle import Bundle
 
     df = Bundle.open(path).quantiles(metric, region=region)
     out: dict[str, Any] = {}
@@ -82,7 +82,7 @@ def quantiles(job_id: str, state: State,
 
 @functools.lru_cache(maxsize=512)
 def _map(path: str, metric: str, scenario: str, week: int) -> list[tuple[str, float | None]]:
-    from ..results import Bundle
+    from resurgence.results.bundle import Bundle
 
     df = Bundle.open(path).query(
         "SELECT region::VARCHAR AS region, q50 FROM quantiles WHERE metric = ? AND scenario = ? "
@@ -96,7 +96,7 @@ def region_map(job_id: str, state: State,
                week: Annotated[int, Query(description="week index; negative counts from the "
                                           "end (-1 = last week)", ge=-10_000, le=10_000)] = -1,
                scenario: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:
-    from .specs import _theatre
+    from resurgence.web.specs import _theatre
 
     job, path = state.done_bundle(job_id)
     man = manifest(str(path))

@@ -17,8 +17,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict, shipped_names
-from .settings import Settings
+from resurgence.scenario.schema import (
+    Scenario,
+    ScenarioError,
+    load_scenario,
+    scenario_from_dict,
+    shipped_names,
+)
+from resurgence.web.settings import Settings
 
 SEED_MAX = 2**63 - 1
 START_RANGE = (dt.date(1990, 1, 1), dt.date(2100, 12, 31))
@@ -121,14 +127,14 @@ def toml_scenario(text: str) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=1)
 def _theatre():
-    from ..theatre import load_theatre
+    from resurgence.theatre.theatre import load_theatre
 
     return load_theatre("iraq")
 
 
 @functools.lru_cache(maxsize=1)
 def _param_specs():
-    from ..engine import all_params
+    from resurgence.model.sim import all_params
 
     return {p.name: p for p in all_params()}
 
@@ -151,7 +157,7 @@ def _check_param(name: str, v: float) -> str | None:
 
 @functools.lru_cache(maxsize=1)
 def posterior_start() -> dt.date | None:
-    from ..posterior import resolve_posterior
+    from resurgence.calibration.posterior import resolve_posterior
 
     post = resolve_posterior("shipped")
     return None if post is None else post.start
@@ -160,7 +166,7 @@ def posterior_start() -> dt.date | None:
 def check_scenario(sc: Scenario, settings: Settings, weeks: int | None,
                    label: str = "scenario", posterior: str = "none") -> Scenario:
     """Apply a ``weeks`` override and check everything a run would trip on later."""
-    from ..drivers import compile_drivers
+    from resurgence.scenario.drivers import compile_drivers
 
     if weeks is not None:
         if weeks > settings.max_weeks:

@@ -9,10 +9,10 @@ from typing import Any
 
 from fastapi import Request
 
-from .catalogue import Catalogue
-from .jobs import JobManager, clean
-from .settings import Settings
-from .specs import ApiError
+from resurgence.web.catalogue import Catalogue
+from resurgence.web.jobs import JobManager, clean
+from resurgence.web.settings import Settings
+from resurgence.web.specs import ApiError
 
 
 class WebState:

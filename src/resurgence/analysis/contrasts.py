@@ -1,0 +1,62 @@
+"""Scenario contrasts: paired differences of per-run summaries under common random numbers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from resurgence.results.outcomes import SUMMARIES, SUMMARY_BY_NAME
+
+QUANTS = (0.1, 0.5, 0.9)
+
+
+@dataclass(frozen=True)
+class Contrast:
+    summary: str
+    unit: str
+    description: str
+    a: tuple[float, float, float]  # P10, P50, P90 (or mean with bootstrap interval)
+    b: tuple[float, float, float]
+    diff: tuple[float, float, float]
+    p_increase: float  # share of runs where B > A
+    kind: str  # "quantiles" or "probability"
+
+    def as_dict(self) -> dict[str, float | str]:
+        d: dict[str, float | str] = {"summary": self.summary, "unit": self.unit,
+                                     "description": self.description, "kind": self.kind}
+        for label, v in (("a", self.a), ("b", self.b), ("diff", self.diff)):
+            d.update({f"{label}_lo": v[0], f"{label}_mid": v[1], f"{label}_hi": v[2]})
+        d["p_increase"] = self.p_increase
+        return d
+
+
+def _boot_mean(x: np.ndarray, seed: int = 0, n_boot: int = 1000) -> tuple[float, float, float]:
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(x), size=(n_boot, len(x)))
+    means = x[idx].mean(axis=1)
+    lo, hi = np.quantile(means, [0.1, 0.9])
+    return float(lo), float(x.mean()), float(hi)
+
+
+def _q(x: np.ndarray) -> tuple[float, float, float]:
+    lo, mid, hi = np.quantile(x, QUANTS)
+    return float(lo), float(mid), float(hi)
+
+
+def contrast(a: dict[str, np.ndarray], b: dict[str, np.ndarray],
+             names: list[str] | None = None) -> list[Contrast]:
+    """Paired contrasts B - A. Counts and indices: quantiles across runs of each scenario and
+    of the per-run difference. Probabilities: means with 80% bootstrap intervals."""
+    out = []
+    for name in names or [s.name for s in SUMMARIES]:
+        s = SUMMARY_BY_NAME[name]
+        xa, xb = a[name], b[name]
+        d = xb - xa
+        if s.unit == "probability":
+            out.append(Contrast(name, s.unit, s.description, _boot_mean(xa), _boot_mean(xb),
+                                _boot_mean(d), float((d > 0).mean()), "probability"))
+        else:
+            out.append(Contrast(name, s.unit, s.description, _q(xa), _q(xb), _q(d),
+                                float((d > 0).mean()), "quantiles"))
+    return out

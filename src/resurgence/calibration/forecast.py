@@ -1,0 +1,141 @@
+"""Forecasts in the stable contract of DESIGN section 7.
+
+One row per run, calendar month and region (``IQ`` = the nation): columns ``run,
+period_start, period_end, region, series, value``. Observation-scale series
+(``incidents``, ``is_attacks_ctc``, ``ged_sb_deaths``, ``ged_sb_events``) carry each
+source's reporting noise, drawn from a separate per-run stream
+``SeedSequence(seed, spawn_key=(run, 1))``; model-scale series (``is_attacks``,
+``is_fighters``, ``militia_attacks_us``, ``iran_influence``) are the simulated truth.
+Only data before ``start`` may inform a forecast: the posterior must have been fitted to
+data ending before it, or the command refuses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from resurgence.calibration import obsmodel
+from resurgence.calibration.cases import get_case
+from resurgence.calibration.posterior import Posterior, shipped
+from resurgence.core.atomic import atomic_output_path
+from resurgence.core.timegrid import period_weights
+from resurgence.model.params import ParamSet
+from resurgence.model.sim import observation_uniforms
+from resurgence.run.ensemble import map_runs, resolve
+from resurgence.theatre.theatre import load_theatre
+
+SERIES = ("incidents", "is_attacks_ctc", "is_attacks", "is_fighters", "militia_attacks_us",
+          "iran_influence", "ged_sb_deaths", "ged_sb_events")
+
+
+def month_bounds(start: dt.date, months: int) -> tuple[np.ndarray, np.ndarray]:
+    first = np.datetime64(start.replace(day=1), "M")
+    ms = first + np.arange(months)
+    s = ms.astype("datetime64[D]")
+    e = (ms + 1).astype("datetime64[D]") - 1
+    s[0] = np.datetime64(start, "D")  # a mid-month start covers the rest of that month
+    return s, e
+
+
+def _monthly(arrays, params: ParamSet, run_ids, *, weeks0: np.datetime64, ps, pe, pop, seed):
+    """Per chunk: (n, M, R+1, S) monthly values of every series (last region = national)."""
+    n, W, R = arrays["is_attacks"].shape
+    wk = weeks0 + 7 * np.arange(W)
+    A = period_weights(wk, ps, pe)  # (W, M)
+    Am = A / np.maximum(A.sum(axis=0, keepdims=True), 1e-12)
+    M = len(ps)
+
+    def flow(x):  # (n, W, R) -> (n, M, R)
+        return np.einsum("nwr,wm->nmr", x.astype(np.float64), A)
+
+    def stock(x):
+        return np.einsum("nwr,wm->nmr", x.astype(np.float64), Am)
+
+    isa, mil = flow(arrays["is_attacks"]), flow(arrays["militia_attacks_us"])
+    fighters, infl = stock(arrays["is_fighters"]), stock(arrays["iran_influence"])
+    months = ((pe - ps).astype(float) + 1) / obsmodel.DAYS_PER_MONTH
+    u = observation_uniforms(seed, run_ids, (M, R + 2, 3))
+    p = {k: v[:, None, None] for k, v in params.values.items()}
+    ctc = obsmodel.draw(p["rate_ctc"] * isa, obsmodel.DISPERSION["ctc"], u[:, :, :R, 0])
+    inc = obsmodel.draw(p["rate_musings"] * (isa + mil), obsmodel.DISPERSION["musings"], u[:, :, :R, 1])
+    nat_is = isa.sum(axis=2)
+    pp = {k: v[:, None] for k, v in params.values.items()}
+    deaths = obsmodel.draw(pp["sb_deaths_per_attack"] * nat_is + pp["sb_deaths_background"] * months,
+                           obsmodel.DISPERSION["ged_cm"], u[:, :, R, 2])
+    events = obsmodel.draw(pp["sb_events_per_attack"] * nat_is + pp["sb_events_background"] * months,
+                           obsmodel.DISPERSION["ged_cm"], u[:, :, R + 1, 2])
+    out = np.full((n, M, R + 1, len(SERIES)), np.nan)
+    w = pop / pop.sum()
+    for j, (reg, nat) in enumerate([
+            (inc, inc.sum(axis=2)), (ctc, ctc.sum(axis=2)), (isa, isa.sum(axis=2)),
+            (fighters, fighters.sum(axis=2)), (mil, mil.sum(axis=2)), (infl, infl @ w),
+            (None, deaths), (None, events)]):
+        if reg is not None:
+            out[:, :, :R, j] = reg
+        out[:, :, R, j] = nat
+    return out
+
+
+def forecast(case: str = "iraq-2020", scenario: str | Path = "announced-2500", *,
+             start: dt.date = dt.date(2020, 12, 1), months: int = 36, runs: int = 1000,
+             seed: int = 7, posterior: Posterior | str | Path | None = None,
+             workers: int = 1, chunk_size: int = 250) -> pd.DataFrame:
+    """Monthly forecasts per run and region in the DESIGN section 7 contract."""
+    c = get_case(case)
+    post = (Posterior.load(posterior) if isinstance(posterior, str | Path) else posterior) or shipped(c.name)
+    if post is None:
+        raise ValueError(f"no posterior for case {c.name!r}: run `resurgence calibrate` first")
+    if post.until >= start:
+        raise ValueError(f"option '--start' = {start}: the posterior was fitted to data up to "
+                         f"{post.until}; a forecast may only use data before its start "
+                         f"(calibrate with --until {start - dt.timedelta(days=1)})")
+    if not 1 <= months <= 240:
+        raise ValueError(f"option '--months' = {months}: expected 1 to 240")
+    ps, pe = month_bounds(start, months)
+    weeks = -(-(int((pe[-1] - np.datetime64(start, 'D')).astype(int)) + 1) // 7)
+    sc = resolve(scenario).model_copy(update={"start": start, "weeks": weeks})
+    th = load_theatre(c.theatre)
+    fn = partial(_monthly, weeks0=np.datetime64(start, "D"), ps=ps, pe=pe, pop=th.population,
+                 seed=seed)
+    params = post.paramset(np.arange(runs), overrides=sc.params or None)
+    parts = map_runs(sc, params, np.arange(runs), seed, fn, theatre=c.theatre,
+                     spinup=post.start, chunk_size=chunk_size, workers=workers)
+    arr = np.concatenate(parts)  # (runs, M, R+1, S)
+    regions = [*th.codes, th.national_code]
+    idx = pd.MultiIndex.from_product([np.arange(runs), np.arange(months), np.arange(len(regions)),
+                                      np.arange(len(SERIES))], names=["run", "m", "r", "s"])
+    df = pd.DataFrame({"value": arr.reshape(-1)}, index=idx).reset_index()
+    df = df[df["value"].notna()]
+    out = pd.DataFrame({
+        "run": df["run"].to_numpy(np.int32),
+        "period_start": pd.to_datetime(ps[df["m"].to_numpy()]).date,
+        "period_end": pd.to_datetime(pe[df["m"].to_numpy()]).date,
+        "region": pd.Categorical.from_codes(df["r"].to_numpy(), regions),
+        "series": pd.Categorical.from_codes(df["s"].to_numpy(), list(SERIES)),
+        "value": df["value"].to_numpy(np.float64)})
+    out.attrs.update(case=c.name, scenario=sc.name, start=start.isoformat(), months=months,
+                     runs=runs, seed=seed, posterior_until=post.until.isoformat())
+    return out.reset_index(drop=True)
+
+
+def write_forecast(df: pd.DataFrame, path: str | Path) -> Path:
+    path = Path(path)
+    if path.suffix not in (".csv", ".parquet"):
+        raise ValueError(f"option '--out' = {str(path)!r}: expected a file ending in .csv or .parquet")
+    with atomic_output_path(path) as tmp:
+        if path.suffix == ".csv":
+            df.to_csv(tmp, index=False, float_format="%.6g")
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(df, preserve_index=False)
+            meta = {k.encode(): str(v).encode() for k, v in df.attrs.items()}
+            table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
+            pq.write_table(table, tmp, compression="zstd")
+    return path

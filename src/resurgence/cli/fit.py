@@ -1,0 +1,135 @@
+"""CLI commands for calibration and forecasting (registered on the main app in cli.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from resurgence.core.atomic import atomic_write_text
+
+
+def _console():
+    from resurgence.cli.app import console
+
+    return console
+
+
+def calibrate_cmd(
+    case: Annotated[str, typer.Option(help="Case to fit.")] = "iraq-2020",
+    until: Annotated[str | None, typer.Option(help="Last date of data to use (YYYY-MM-DD); default: the case's.")] = None,
+    draws: Annotated[int, typer.Option(help="Posterior draws (= ABC particles).")] = 1000,
+    generations: Annotated[int, typer.Option(help="Maximum ABC-SMC generations.")] = 8,
+    seed: Annotated[int, typer.Option("--seed", "-s", help="Root random seed.")] = 1,
+    workers: Annotated[int, typer.Option("--workers", "-w", help="Local worker processes.")] = 1,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for posterior.csv, diagnostics and the fit figure.")] = Path("calibration"),
+    check_runs: Annotated[int, typer.Option(help="Posterior predictive runs for the fit check.")] = 500,
+) -> None:
+    """Fit the case's uncertain parameters and initial state to every observation series
+    up to --until by vectorised ABC-SMC; write the posterior and its diagnostics."""
+    from resurgence.calibration.inference import calibrate
+    from resurgence.calibration.predictive import coverage_table, fit_figure, predictive
+
+    con = _console()
+    until_d = dt.date.fromisoformat(until) if until else None
+
+    def show(g):
+        con.print(f"generation {g.index}: tolerance {g.epsilon:.3f}, {g.simulations} simulations, "
+                  f"move acceptance {g.acceptance:.2f}, distinct particles {g.ess:.0f} "
+                  f"({g.seconds:.1f} s)")
+
+    res = calibrate(case, until=until_d, particles=draws, generations=generations, seed=seed,
+                    workers=workers, progress=show)
+    out.mkdir(parents=True, exist_ok=True)
+    res.posterior.save(out / "posterior.csv")
+    diag = res.diagnostics()
+    atomic_write_text(out / "diagnostics.csv", diag.to_csv(index=False))
+    rows, pred = predictive(res.posterior, runs=min(check_runs, res.posterior.size), seed=seed + 1,
+                            workers=workers)
+    cov = coverage_table(rows, pred)
+    atomic_write_text(out / "fit_coverage.csv", cov.to_csv(index=False))
+    fit_figure(rows, pred, out / "fit.png")
+    summary = res.posterior.draws.describe(percentiles=[0.1, 0.5, 0.9]).T
+    atomic_write_text(out / "posterior_summary.csv", summary.to_csv())
+    t = Table(title=f"posterior predictive coverage ({case}, data to {res.posterior.until})")
+    for c in cov.columns:
+        t.add_column(c)
+    for _, r in cov.iterrows():
+        t.add_row(*(f"{v:.2f}" if isinstance(v, float) else str(v) for v in r))
+    con.print(t)
+    con.print(f"posterior: [bold]{out / 'posterior.csv'}[/] ({res.posterior.size} draws, "
+              f"{res.posterior.meta['wall_time_s']} s); fit figure: {out / 'fit.png'}")
+
+
+def forecast_cmd(
+    case: Annotated[str, typer.Option(help="Case whose posterior drives the forecast.")] = "iraq-2020",
+    scenario: Annotated[str, typer.Option(help="Scenario name or file.")] = "announced-2500",
+    start: Annotated[str, typer.Option(help="First day forecast (YYYY-MM-DD); only data before it is used.")] = "2020-12-01",
+    months: Annotated[int, typer.Option(help="Months to forecast.")] = 36,
+    runs: Annotated[int, typer.Option("--runs", "-n", help="Runs (posterior draw i mod D for run i).")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", "-s", help="Root random seed.")] = 7,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file: .csv or .parquet.")] = Path("forecast.csv"),
+    posterior: Annotated[Path | None, typer.Option(help="Posterior file (default: the shipped one).")] = None,
+    workers: Annotated[int, typer.Option("--workers", "-w", help="Local worker processes.")] = 1,
+) -> None:
+    """Forecast monthly series per run and governorate (IQ = nation) in the stable contract:
+    run, period_start, period_end, region, series, value."""
+    from resurgence.calibration.forecast import forecast, write_forecast
+
+    if out.suffix not in (".csv", ".parquet"):
+        raise ValueError(f"option '--out' = {str(out)!r}: expected a file ending in .csv or .parquet")
+    df = forecast(case, scenario, start=dt.date.fromisoformat(start), months=months, runs=runs,
+                  seed=seed, posterior=posterior, workers=workers)
+    write_forecast(df, out)
+    nat = df[(df["region"] == "IQ")].groupby(["series", "period_start"], observed=True)["value"]
+    q = nat.quantile([0.1, 0.5, 0.9]).unstack()
+    con = _console()
+    t = Table(title=f"{scenario}: national monthly forecast, first and last month (P10 / median / P90)")
+    for col in ("series", "first month", "last month"):
+        t.add_column(col)
+    for s in q.index.get_level_values(0).unique():
+        sub = q.loc[s]
+        t.add_row(str(s), *(" / ".join(f"{v:,.3g}" for v in sub.iloc[i]) for i in (0, -1)))
+    con.print(t)
+    con.print(f"forecast: [bold]{out}[/] ({len(df):,} rows)")
+    print(json.dumps({"rows": len(df), "out": str(out)}))
+
+
+def backtest_cmd(
+    case: Annotated[str, typer.Option(help="Case to backtest.")] = "iraq-2020",
+    horizon: Annotated[int, typer.Option(help="Months ahead (1..horizon).")] = 12,
+    particles: Annotated[int, typer.Option(help="ABC particles per refit.")] = 300,
+    generations: Annotated[int, typer.Option(help="ABC generations per refit.")] = 6,
+    runs: Annotated[int, typer.Option("--runs", "-n", help="Forecast runs per origin.")] = 300,
+    seed: Annotated[int, typer.Option("--seed", "-s", help="Root random seed.")] = 1,
+    drivers: Annotated[str, typer.Option(help="'as-known' (levers held at the origin) or 'actual' (history as it happened).")] = "as-known",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for scores.csv, summary.csv and backtest.png.")] = Path("backtest"),
+    workers: Annotated[int, typer.Option("--workers", "-w", help="Local worker processes.")] = 1,
+) -> None:
+    """Rolling-origin backtest: refit before each quarter of 2019-2020, forecast 1-12 months,
+    score with CRPS and interval coverage against naive baselines."""
+    from resurgence.calibration.backtest import backtest, backtest_figure
+
+    if drivers not in ("as-known", "actual"):
+        raise ValueError(f"option '--drivers' = {drivers!r}: expected 'as-known' or 'actual'")
+    con = _console()
+    res = backtest(case, horizon=horizon, particles=particles, generations=generations, runs=runs,
+                   seed=seed, drivers=drivers, workers=workers,
+                   progress=lambda o: con.print(f"origin {o} done"))
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "scores.csv", res.scores.to_csv(index=False))
+    summ = res.summary()
+    atomic_write_text(out / "summary.csv", summ.to_csv(index=False))
+    backtest_figure(res, out / "backtest.png")
+    t = Table(title=f"backtest {case}: mean CRPS by horizon (skill = 1 - CRPS / no-change CRPS)")
+    for col in ("series", "horizon", "method", "n", "crps", "skill", "cover80"):
+        t.add_column(col)
+    for _, r in summ.iterrows():
+        t.add_row(str(r["series"]), str(r["horizon_band"]), str(r["method"]), str(r["n"]),
+                  f"{r['crps']:.1f}", f"{r['skill_vs_no_change']:+.2f}", f"{r['cover80']:.2f}")
+    con.print(t)
+    con.print(f"backtest: [bold]{out}[/] (scores.csv, summary.csv, backtest.png)")

@@ -1,0 +1,1 @@
+"""The seven mechanism modules, each owning its parameters, states and metrics."""

@@ -1,0 +1,145 @@
+"""Coalition presence: troops, bases, enabler coverage (ISR, air, training, planning), mediation.
+
+Troops follow the scenario schedule, cut further by a responsive-policy exit (C24). Bases
+are open on their scheduled dates unless closed by the attack-driven hazard (C16). Each
+enabler's national capacity reaches a region through the nearest open base, falling off
+with distance; the over-the-horizon share of ISR and air does not need bases (C12).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from resurgence.model.module import M, Module, P, S
+from resurgence.model.params import beta, lognormal, uniform
+
+N = "coalition"
+
+
+class Coalition(Module):
+    name = N
+    title = "US/coalition troops, bases, enablers and mediation"
+    claims = ("C1", "C2", "C8", "C10", "C11", "C12", "C16", "C18", "C24")
+    reads = ("levers", "base schedule", "militia_attacks_us[t-1]", "pressure[t-1]")
+    params = (
+        P(N, "troops_ref", 3000.0, "troops", "headcount at which enabler levels equal 1 (late 2020)",
+          claims=("C2",), source="DoD, Sept 2020 cut to 3,000"),
+        P(N, "elast_isr", 0.15, "1", "elasticity of in-country ISR capacity to troop headcount",
+          uniform(0.0, 0.5), ("C12",), "LITERATURE: headcount elasticity -0.05..-0.3; most via enablers"),
+        P(N, "elast_air", 0.15, "1", "elasticity of in-country air support to headcount",
+          uniform(0.0, 0.5), ("C8", "C12")),
+        P(N, "elast_training", 1.0, "1", "elasticity of training/advice to headcount (advisers are troops)",
+          uniform(0.5, 1.2), ("C11",)),
+        P(N, "elast_planning", 0.5, "1", "elasticity of planning support to headcount",
+          uniform(0.2, 1.0), ("C1",)),
+        P(N, "elast_mediation", 0.2, "1", "elasticity of mediation effectiveness to headcount",
+          uniform(0.0, 0.6), ("C18",), "seed: mediation 'difficult to fill if it were to completely withdraw'"),
+        P(N, "reach_isr_km", 350.0, "km", "e-folding distance of ISR coverage from a base",
+          lognormal(350, 0.3), ("C12",)),
+        P(N, "reach_air_km", 500.0, "km", "e-folding distance of air support from a base",
+          lognormal(500, 0.3), ("C8",)),
+        P(N, "reach_training_km", 150.0, "km", "e-folding distance of training/advice from a base",
+          lognormal(150, 0.3), ("C11",)),
+        P(N, "reach_planning_km", 250.0, "km", "e-folding distance of planning support from a base",
+          lognormal(250, 0.3), ("C1",)),
+        P(N, "oth_effectiveness", 0.6, "1", "coverage delivered by over-the-horizon ISR/air per unit capacity",
+          beta(6, 4), ("C12",), "judgement: slower, thinner coverage from outside"),
+        P(N, "closure_hazard_per_attack", 0.004, "1/attack", "weekly closure hazard of a base per militia attack in its governorate last week",
+          lognormal(0.004, 0.6), ("C16",), "seed: US left northern bases after rocket attacks"),
+    )
+    states = (
+        S("troops", "national", "troops", "US troops in Iraq after any forced exit"),
+        S("exit_frac", "national", "1", "share of scheduled presence left after a responsive exit"),
+        S("base_closed", "national", "bool (n,B)", "bases closed by the attack hazard"),
+        S("isr", "region", "0-1.5", "ISR coverage"), S("air", "region", "0-1.5", "air coverage"),
+        S("training", "region", "0-1.5", "training/advice coverage"),
+        S("planning", "region", "0-1.5", "planning coverage"),
+        S("mediation", "national", "0-1", "effective US mediation"),
+    )
+    metrics = (
+        M("us_troops", "troops", "US troops in Iraq", "national"),
+        M("bases_open", "bases", "open US/coalition bases", "national"),
+        M("mediation", "0-1", "effective US mediation between Baghdad and Erbil", "national"),
+        M("isr_coverage", "0-1.5", "partner ISR coverage", agg="popmean"),
+        M("air_coverage", "0-1.5", "coalition air-support coverage", agg="popmean"),
+        M("training_coverage", "0-1.5", "training/advice coverage", agg="popmean"),
+        M("planning_coverage", "0-1.5", "planning support coverage", agg="popmean"),
+    )
+
+    def n_draws(self, theatre) -> tuple[int, int]:
+        return 0, len(theatre.bases)  # one uniform per base per week (closure hazard)
+
+    def init(self, sim) -> None:
+        n, B = sim.n, sim.n_bases
+        s = sim.s
+        s.exit_frac = np.ones((n, 1))
+        s.exit_started = np.zeros((n, 1), dtype=bool)
+        s.base_closed = np.zeros((n, B), dtype=bool)
+        dist = sim.theatre.base_distance_km()  # (R, B)
+        p = sim.p
+        # distance-decay weights per run (reach parameters vary by run), and a cache of the
+        # reach for the last open-base pattern of each run (bases change rarely)
+        self._w = {e: np.exp(-dist[None, :, :] / getattr(p, f"reach_{e}_km")[:, :, None])
+                   for e in ("isr", "air", "training", "planning")}
+        self._open = None
+        self._reach_cache: dict[str, np.ndarray] = {}
+        self._base_region = np.array([sim.theatre.index(b.region) for b in sim.theatre.bases],
+                                     dtype=int)
+
+    def _update_reach(self, open_: np.ndarray) -> None:
+        if self._open is None:
+            rows = slice(None)
+        else:
+            changed = (open_ != self._open).any(axis=1)
+            if not changed.any():
+                return
+            rows = np.flatnonzero(changed)
+        for e, w in self._w.items():
+            r = (np.max(np.where(open_[rows][:, None, :], w[rows], 0.0), axis=2)
+                 if w.shape[2] else np.zeros((open_[rows].shape[0], w.shape[1])))
+            if self._open is None:
+                self._reach_cache[e] = r
+            else:
+                self._reach_cache[e][rows] = r
+        self._open = open_.copy()
+
+    def step(self, sim, t: int) -> None:
+        s, p, lv = sim.s, sim.p, sim.levers(t)
+        pol = sim.scenario.policy
+        if pol.responsive and t > 0:
+            trigger = s.pressure >= pol.expel_threshold
+            s.exit_started |= trigger
+            s.exit_frac = np.where(s.exit_started,
+                                   np.maximum(s.exit_frac - 1.0 / pol.exit_weeks, 0.0), s.exit_frac)
+        troops = lv["troops"] * s.exit_frac
+        s.troops = troops
+        present = troops > 0
+        if t > 0 and s.base_closed.shape[1]:
+            attacks = s.militia_attacks_us[:, self._base_region]  # last week's, (n, B)
+            hz = 1.0 - np.exp(-p.closure_hazard_per_attack * attacks)
+            s.base_closed |= sim.u_national(N, t)[:, : s.base_closed.shape[1]] < hz
+        open_ = sim.drivers.base_open[t][None, :] & ~s.base_closed & present
+        s.base_open = open_
+        self._update_reach(open_)
+        reach = self._reach_cache
+        rel = np.clip(troops / p.troops_ref, 0.0, 2.0)
+
+        def tf(el):
+            return np.where(rel > 0, rel, 1.0) ** el * present
+
+        oth_isr, oth_air = lv["isr_over_horizon"], lv["air_over_horizon"]
+        # a forced exit acts through the troop count (tf), like any other drawdown
+        s.isr = lv["isr"] * ((1 - oth_isr) * tf(p.elast_isr)
+                             * reach["isr"] + oth_isr * p.oth_effectiveness)
+        s.air = lv["air"] * ((1 - oth_air) * tf(p.elast_air)
+                             * reach["air"] + oth_air * p.oth_effectiveness)
+        s.training = lv["training"] * tf(p.elast_training) * reach["training"]
+        s.planning = lv["planning"] * tf(p.elast_planning) * reach["planning"]
+        s.mediation = lv["mediation"] * tf(p.elast_mediation)
+        sim.record("us_troops", t, troops)
+        sim.record("bases_open", t, open_.sum(axis=1, keepdims=True).astype(float))
+        sim.record("mediation", t, s.mediation)
+        sim.record("isr_coverage", t, s.isr)
+        sim.record("air_coverage", t, s.air)
+        sim.record("training_coverage", t, s.training)
+        sim.record("planning_coverage", t, s.planning)

@@ -1,0 +1,62 @@
+"""Grievance: lagging reconstruction, militia abuses and collateral harm.
+
+Regional grievance relaxes towards a level set by lagging reconstruction and services in
+liberated areas (C10), by Iran-aligned militia presence where people do not share their
+affinity (C14), and by collateral harm from operations run on poor information (Kress &
+Szechtman 2009; harm by foreign-backed forces raises support for insurgents, Lyall et al.
+2013). Grievance feeds IS recruitment and capacity and cuts tips to host intelligence.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from resurgence.model.module import M, Module, P, S
+from resurgence.model.params import beta, lognormal, uniform
+
+N = "grievance"
+
+
+class Grievance(Module):
+    name = N
+    title = "Grievance: reconstruction, militia abuse, collateral harm"
+    claims = ("C10", "C14")
+    reads = ("host", "air", "detect", "militia_strength")
+    params = (
+        P(N, "grievance_base", 0.15, "0-1", "grievance where reconstruction is complete",
+          beta(3, 17), ("C10",)),
+        P(N, "grievance_reconstruction", 0.35, "0-1", "grievance added by a full reconstruction gap",
+          beta(7, 13), ("C10",), "seed: liberated areas where 'reconstruction has lagged'"),
+        P(N, "grievance_militia", 0.15, "0-1", "grievance from militia presence among non-aligned people",
+          uniform(0.0, 0.3), ("C14",)),
+        P(N, "harm_weight", 0.1, "0-1", "grievance from poorly informed operations",
+          uniform(0.0, 0.3), ("C10",), "Kress & Szechtman 2009; Condra & Shapiro 2012"),
+        P(N, "harm_info_half", 0.5, "1/week", "detection intensity at which half of operations are well informed",
+          lognormal(0.5, 0.4)),
+        P(N, "grievance_rate", 0.03, "1/week", "speed of grievance adjustment",
+          lognormal(0.03, 0.4)),
+    )
+    states = (S("grievance", "region", "0-1", "grievance"),)
+    metrics = (M("grievance", "0-1", "grievance in the population", agg="popmean"),)
+
+    def init(self, sim) -> None:
+        th = sim.theatre
+        self._rec = th.attrs["reconstruction_gap"][None, :]
+        self._mil = (th.attrs["pmf_presence"] * (1.0 - th.attrs["iran_affinity"]))[None, :]
+        sim.s.grievance = self._target(sim.p, 1.0, 0.0) * np.ones((sim.n, 1))
+        sim.s.detect = np.zeros((sim.n, sim.n_regions))
+
+    def _target(self, p, militia, harm):
+        return np.clip(p.grievance_base + p.grievance_reconstruction * self._rec
+                       + p.grievance_militia * self._mil * militia + p.harm_weight * harm, 0.0, 1.0)
+
+    def step(self, sim, t: int) -> None:
+        s, p = sim.s, sim.p
+        info = s.detect / (s.detect + p.harm_info_half)
+        harm = (s.host + s.air) * (1.0 - info)
+        if t == 0:  # harm is measured against the operations of the first simulated week
+            self._harm0 = harm
+        harm = harm - self._harm0
+        target = self._target(p, s.militia_strength, harm)
+        s.grievance = s.grievance + p.grievance_rate * (target - s.grievance)
+        sim.record("grievance", t, s.grievance)

@@ -1,0 +1,184 @@
+"""IS insurgency: detection, removals, attacks, recruitment, inflow from Syria, movement.
+
+Fighters are counted per region. Each week: host intelligence, partner ISR and planning
+detect cells, better where coordination is good (C1, C11, C13, C18); detected fighters are
+removed by ground operations and air strikes (C1, C8). Attacks are an overdispersed count
+per fighter, seasonal, deterred by persistent ISR (Mir & Moore) and larger where host
+presence has thinned (C6, C17, C20); a share hits infrastructure (C19). Recruitment grows
+towards a regional capacity that rises with grievance and with thin host presence (C6,
+C10); fighters cross the Syrian border (C21) and drift towards neighbouring regions under
+less pressure (C17).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from resurgence.core import samplers
+from resurgence.model.module import M, Module, P, S
+from resurgence.model.params import beta, lognormal, uniform
+
+N = "insurgency"
+
+
+class Insurgency(Module):
+    name = N
+    title = "IS: detection, removals, attacks, recruitment, inflow, movement"
+    claims = ("C1", "C3", "C6", "C8", "C10", "C11", "C17", "C19", "C20", "C21")
+    reads = ("host", "coord", "isr", "air", "planning", "grievance", "levers", "is_surge")
+    draws_region = 4  # removals, attacks, infrastructure share, recruitment+inflow
+    params = (
+        P(N, "is_fighters_0", 3000.0, "fighters", "IS fighters in Iraq at the start",
+          lognormal(3000, 0.35), ("C3", "C17"), "LITERATURE: 2,500-3,000 (Iraqi intelligence, AP May 2020); 4,000-5,000 (KRG)"),
+        P(N, "detect_host", 0.5, "1/week", "detection intensity from host intelligence at H = 1",
+          lognormal(0.5, 0.4), ("C11",)),
+        P(N, "tips_grievance", 0.5, "1", "loss of host intelligence (tips) per unit grievance",
+          beta(5, 5), ("C10",), "Shaver & Shapiro 2021: tips fall after coalition-caused harm"),
+        P(N, "detect_isr", 0.5, "1/week", "detection intensity from full partner ISR coverage",
+          lognormal(0.5, 0.4), ("C1", "C12"), "seed: operations 'relied heavily on US intelligence'"),
+        P(N, "detect_planning", 0.2, "1/week", "detection intensity from full planning support",
+          lognormal(0.2, 0.5), ("C1",)),
+        P(N, "remove_ground", 0.012, "1/week", "share of detected fighters removed per unit host strength",
+          lognormal(0.012, 0.35), ("C1",)),
+        P(N, "remove_air", 0.006, "1/week", "share of detected fighters removed per unit air coverage",
+          lognormal(0.006, 0.5), ("C8",), "LITERATURE: 1-3 IS killed per strike, 9-20 strikes/month mid-2020"),
+        P(N, "attack_rate", 0.0175, "attacks/fighter/week", "IS attacks per fighter per week before deterrence",
+          lognormal(0.0175, 0.3), ("C17", "C20"), "LITERATURE: CTC 1,669 attacks in 2019; 110-270/month 2020"),
+        P(N, "isr_deterrence", 0.5, "1", "share of attacks deterred under full persistent ISR",
+          beta(10, 10), ("C12",), "Mir & Moore 2019: -43..-62% attacks under drone surveillance"),
+        P(N, "attack_space", 1.6, "1", "rise in attacks per unit host presence lost",
+          lognormal(1.6, 0.4), ("C6",), "LITERATURE: lockdown quarter attacks x1.4-1.5"),
+        P(N, "attack_dispersion", 3.0, "1", "negative-binomial size of weekly attacks per region",
+          lognormal(3.0, 0.5), ("C17",)),
+        P(N, "season_amp", 0.2, "1", "amplitude of the annual attack cycle",
+          uniform(0.05, 0.35), ("C20",), "LITERATURE: spring offensive x1.3-1.5; winter x0.5-0.8"),
+        P(N, "season_peak_doy", 130.0, "day of year", "peak of the annual attack cycle",
+          uniform(90, 160), ("C20",)),
+        P(N, "infra_share", 0.05, "1", "share of IS attacks that hit infrastructure",
+          beta(2, 38), ("C19",), "seed: rocket attack halted a refinery north of Baghdad"),
+        P(N, "recruit_rate", 0.0213, "1/week", "intrinsic recruitment per fighter",
+          lognormal(0.0213, 0.3), ("C6",)),
+        P(N, "is_capacity", 6000.0, "fighters", "national recruitment capacity at baseline grievance",
+          lognormal(6000, 0.4), ("C6", "C10")),
+        P(N, "capacity_grievance", 1.5, "1", "rise of capacity per unit grievance above 0.3",
+          uniform(0.0, 3.0), ("C10",)),
+        P(N, "recruit_space", 1.0, "1", "rise in recruitment per unit host presence lost",
+          uniform(0.0, 2.0), ("C6",), "seed: 'IS exploits security gaps widened by protests and the pandemic'"),
+        P(N, "syria_inflow", 2.5, "fighters/week", "fighters crossing from Syria per border governorate",
+          lognormal(2.5, 0.6), ("C21",)),
+        P(N, "interdiction", 0.5, "1", "share of border crossings stopped under full ISR",
+          beta(5, 5), ("C21",)),
+        P(N, "move_rate", 0.02, "1/week", "share of fighters relocating to a neighbouring region",
+          lognormal(0.02, 0.5), ("C17",)),
+        P(N, "move_pressure", 2.0, "1", "preference for neighbours under less detection pressure",
+          uniform(0.0, 4.0), ("C17",)),
+    )
+    states = (
+        S("fighters", "region", "fighters", "IS fighters"),
+        S("is_attacks", "region", "attacks/week", "IS attacks this week"),
+        S("detect", "region", "1/week", "detection intensity"),
+    )
+    metrics = (
+        M("is_attacks", "attacks/week", "IS attacks (model truth, before any reporting filter)"),
+        M("is_attacks_infra", "attacks/week", "IS attacks on infrastructure (oil, power)"),
+        M("is_fighters", "fighters", "IS fighters (end of week)"),
+        M("is_removed", "fighters/week", "IS fighters killed or captured"),
+        M("is_removed_air", "fighters/week", "expected IS fighters removed by air strikes"),
+        M("is_recruits", "fighters/week", "IS recruits"),
+        M("is_inflow", "fighters/week", "IS fighters arriving from Syria"),
+    )
+
+    def init(self, sim) -> None:
+        th, p = sim.theatre, sim.p
+        self._presence = th.attrs["is_presence"][None, :]
+        self._border = th.flags["syria_border"][None, :].astype(float)
+        self._adj = th.adjacency.astype(float)
+        self._P = None  # per-run parameter matrix for the fused kernel (built at first step)
+        sim.s.fighters = p.is_fighters_0 * self._presence
+        sim.s.is_attacks = np.zeros((sim.n, sim.n_regions))
+
+    def step(self, sim, t: int) -> None:
+        s, p, lv = sim.s, sim.p, sim.levers(t)
+        u = sim.u_region(N, t)
+        F = s.fighters
+        if self._P is None:
+            self._P = np.ascontiguousarray(np.column_stack([getattr(p, k)[:, 0] for k in _KERNEL_PARAMS]))
+        D, removed, attacks, infra, new, share_in, air_share, means = _cells(
+            F, s.host, s.coord, s.grievance, s.isr, s.planning, s.air, u, self._presence[0],
+            self._border[0], float(sim.drivers.season_doy[t]), lv["syria_instability"], self._P)
+        if (removed < 0).any() or (attacks < 0).any() or (new < 0).any():  # large means: rare
+            samplers.fix_large(2, removed, F, means[0], u[..., 0])
+            samplers.fix_large(1, attacks, means[1], p.attack_dispersion, u[..., 1])
+            infra = samplers.binomial(attacks, p.infra_share, u[..., 2])
+            samplers.fix_large(0, new, means[2], 0.0, u[..., 3])
+        s.detect = D
+        F = np.maximum(F - removed, 0.0) + new + sim.drivers.is_surge[t][None, :]
+        # movement towards neighbours under less detection pressure (mean-field flow)
+        pull = np.exp(-p.move_pressure * D)
+        denom = pull @ self._adj
+        out = p.move_rate * F * (denom > 0)
+        F = F - out + pull * ((out / np.maximum(denom, 1e-12)) @ self._adj)
+        s.fighters = F
+        s.is_attacks = attacks
+        sim.record("is_attacks", t, attacks)
+        sim.record("is_attacks_infra", t, infra)
+        sim.record("is_fighters", t, F)
+        sim.record("is_removed", t, removed)
+        sim.record("is_removed_air", t, removed * air_share)
+        sim.record("is_recruits", t, new * (1.0 - share_in))
+        sim.record("is_inflow", t, new * share_in)
+
+
+_KERNEL_PARAMS = ("detect_host", "tips_grievance", "detect_isr", "detect_planning",
+                  "remove_ground", "remove_air", "season_amp", "season_peak_doy", "attack_rate",
+                  "attack_space", "isr_deterrence", "attack_dispersion", "infra_share",
+                  "is_capacity", "capacity_grievance", "recruit_rate", "recruit_space",
+                  "syria_inflow", "interdiction")
+
+
+@numba.njit(cache=True, nogil=True)
+def _cells(F, H, coord, G, isr, planning, air, u, presence, border, doy, syria, P):  # pragma: no cover
+    """The weekly IS flows of every run and region, fused (the equations of docs/model.md):
+    detection D, removals ~ Binomial(F, 1 - exp(-D (r_g H + r_a air))), attacks ~
+    NB(a F season (1 + s gap)(1 - d min(isr, 1)), k), infrastructure ~ Binomial(attacks, s_i),
+    new fighters ~ Poisson(recruitment + inflow). Draws use the run's pre-drawn uniforms;
+    -1 flags a cell for the large-mean branch (filled in by the caller)."""
+    n, R = F.shape
+    D = np.empty((n, R))
+    removed = np.empty((n, R))
+    attacks = np.empty((n, R))
+    infra = np.empty((n, R))
+    new = np.empty((n, R))
+    share_in = np.empty((n, R))
+    air_share = np.empty((n, R))
+    means = np.empty((3, n, R))
+    for i in range(n):
+        (det_h, tips, det_isr, det_plan, r_g, r_a, s_amp, s_peak, a_rate, a_space, isr_det,
+         a_k, infra_s, cap0, cap_g, rec, rec_space, inflow0, interd) = P[i]
+        season = 1.0 + s_amp * np.cos(2.0 * np.pi * (doy - s_peak) / 365.25)
+        for j in range(R):
+            f, h, g = F[i, j], H[i, j], G[i, j]
+            isr_c = min(isr[i, j], 1.0)
+            d = coord[i, j] * (det_h * h * (1.0 - tips * g) + det_isr * isr[i, j]
+                               + det_plan * planning[i, j])
+            D[i, j] = d
+            ground, air_r = r_g * h, r_a * air[i, j]
+            p_rem = 1.0 - np.exp(-d * (ground + air_r))
+            removed[i, j] = samplers.binomial1(f, p_rem, u[i, j, 0])
+            air_share[i, j] = air_r / max(ground + air_r, 1e-12)
+            gap = max(1.0 - h, 0.0)
+            m_att = a_rate * f * season * (1.0 + a_space * gap) * (1.0 - isr_det * isr_c)
+            a = samplers.negbin1(m_att, a_k, u[i, j, 1])
+            attacks[i, j] = a
+            infra[i, j] = samplers.binomial1(a, infra_s, u[i, j, 2]) if a >= 0 else -1.0
+            cap = cap0 * presence[j] * max(1.0 + cap_g * (g - 0.3), 0.1)
+            m_rec = (rec * f * max(1.0 - f / cap, 0.0) * (1.0 + rec_space * gap)
+                     * (1.0 + g - 0.3))
+            m_in = inflow0 * border[j] * syria * (1.0 - interd * isr_c)
+            new[i, j] = samplers.poisson1(m_rec + m_in, u[i, j, 3])
+            share_in[i, j] = m_in / max(m_rec + m_in, 1e-12)
+            means[0, i, j] = p_rem
+            means[1, i, j] = m_att
+            means[2, i, j] = m_rec + m_in
+    return D, removed, attacks, infra, new, share_in, air_share, means

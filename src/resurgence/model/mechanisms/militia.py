@@ -1,0 +1,102 @@
+"""Iran-backed militias: strength, bursty campaigns and attacks on US sites.
+
+Militia strength grows towards a ceiling that rises when US presence thins and US-Iran
+tension is high (C14, C22). Attacks on US interests come in campaigns separated by truces
+(a two-state Markov chain; truces of about five weeks, LITERATURE), are aimed at open
+bases, supply convoys and the embassy (C9, C16), and scale with strength and tension (C25).
+A strike shock forces a campaign; a truce shock forces a pause (C23).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from resurgence.core import samplers
+from resurgence.model.module import M, Module, P, S
+from resurgence.model.params import beta, lognormal, uniform
+
+N = "militia"
+
+
+class Militia(Module):
+    name = N
+    title = "Iran-backed militias: strength, campaigns, attacks on US sites"
+    claims = ("C9", "C14", "C16", "C23", "C25")
+    reads = ("levers", "troops", "base_open", "campaign shocks")
+    draws_region = 1
+    draws_national = 1
+    params = (
+        P(N, "militia_growth", 0.3, "1/yr", "growth rate of militia strength towards its ceiling",
+          uniform(0.05, 0.6), ("C14",), "seed: militias 'have accumulated more and more power'"),
+        P(N, "militia_ceiling", 1.1, "1", "militia strength ceiling with US presence at the late-2020 level",
+          uniform(0.9, 1.4), ("C14",)),
+        P(N, "militia_vacuum", 0.3, "1", "rise of the ceiling when US presence is gone",
+          uniform(0.0, 0.8), ("C14", "C22")),
+        P(N, "militia_tension", 0.15, "1", "rise of the ceiling per unit US-Iran tension above 1",
+          uniform(0.0, 0.4), ("C25",)),
+        P(N, "campaign_on", 0.15, "1/week", "weekly chance a truce turns into a campaign (tension = 1)",
+          beta(3, 17), ("C9",), "LITERATURE: truces of ~5 weeks"),
+        P(N, "campaign_off", 0.12, "1/week", "weekly chance a campaign ends",
+          beta(3, 22), ("C9",)),
+        P(N, "truce_intensity", 0.2, "1", "attack rate during a truce relative to a campaign",
+          beta(2, 8), ("C9",)),
+        P(N, "attack_rate_base", 0.4, "attacks/week", "campaign attacks per open base per week",
+          lognormal(0.4, 0.4), ("C9", "C16"), "LITERATURE: ~4 rocket attacks/month, Jan-Jul 2020"),
+        P(N, "attack_rate_convoy", 0.35, "attacks/week", "campaign attacks per convoy-route governorate per week",
+          lognormal(0.35, 0.4), ("C9",), "LITERATURE: ~7 convoy attacks/month, Jan-Jul 2020"),
+        P(N, "attack_rate_embassy", 0.3, "attacks/week", "campaign attacks on the embassy/capital per week",
+          lognormal(0.3, 0.5), ("C9",), "LITERATURE: 19 attacks on embassy and troops Oct 2019-Feb 2020"),
+        P(N, "militia_dispersion", 1.0, "1", "negative-binomial size of weekly militia attacks (bursty)",
+          lognormal(1.0, 0.5), ("C9",)),
+    )
+    states = (
+        S("militia_strength", "national", "1", "militia strength, 1 = late 2020"),
+        S("campaign", "national", "bool", "an attack campaign is under way"),
+        S("militia_attacks_us", "region", "attacks/week", "militia attacks on US sites"),
+    )
+    metrics = (
+        M("militia_attacks_us", "attacks/week", "attacks by Iran-backed groups on US sites and convoys"),
+        M("militia_strength", "1 = late 2020", "strength of Iran-aligned militias", "national"),
+        M("militia_campaign", "0/1", "a militia attack campaign is under way", "national"),
+    )
+
+    def init(self, sim) -> None:
+        s = sim.s
+        s.militia_strength = np.ones((sim.n, 1))
+        s.campaign = np.zeros((sim.n, 1), dtype=bool)
+        s.militia_attacks_us = np.zeros((sim.n, sim.n_regions))
+        th = sim.theatre
+        self._convoy = th.attrs["convoy_route"][None, :]
+        cap = np.zeros(th.n_regions)
+        cap[int(np.argmax(th.population))] = 1.0  # the capital: embassy and government
+        self._capital = cap[None, :]
+        self._base_region = np.zeros((len(th.bases), th.n_regions))
+        for j, b in enumerate(th.bases):
+            self._base_region[j, th.index(b.region)] = 1.0
+
+    def step(self, sim, t: int) -> None:
+        s, p, lv = sim.s, sim.p, sim.levers(t)
+        present = (s.troops > 0).astype(float)
+        vacuum = 1.0 - np.clip(s.troops / p.troops_ref, 0.0, 1.0)
+        tension = lv["us_iran_tension"]
+        ceiling = p.militia_ceiling * (1 + p.militia_vacuum * vacuum
+                                       + p.militia_tension * (tension - 1.0))
+        m = s.militia_strength
+        s.militia_strength = m + p.militia_growth / 52.0 * m * (1.0 - m / ceiling)
+        u = sim.u_national(N, t)[:, :1]
+        p_on = np.clip(p.campaign_on * tension, 0.0, 1.0)
+        flip = np.where(s.campaign, u < p.campaign_off, u < p_on)
+        camp = s.campaign ^ flip
+        force = sim.drivers.campaign_force[t]
+        if force:
+            camp = np.full_like(camp, force > 0)
+        s.campaign = camp
+        targets = (p.attack_rate_base * (s.base_open.astype(float) @ self._base_region)
+                   + p.attack_rate_convoy * self._convoy * present
+                   + p.attack_rate_embassy * self._capital)
+        mean = (targets * s.militia_strength * (0.5 + 0.5 * tension)
+                * np.where(camp, 1.0, p.truce_intensity))
+        s.militia_attacks_us = samplers.negbin(mean, p.militia_dispersion, sim.u_region(N, t)[..., 0])
+        sim.record("militia_attacks_us", t, s.militia_attacks_us)
+        sim.record("militia_strength", t, s.militia_strength)
+        sim.record("militia_campaign", t, camp.astype(float))

@@ -1,0 +1,148 @@
+"""Figures of the brief (matplotlib, colour-blind-safe Okabe-Ito palette, labelled axes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.dates as mdates  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.colors import TwoSlopeNorm  # noqa: E402
+from matplotlib.patches import PathPatch  # noqa: E402
+from matplotlib.path import Path as MPath  # noqa: E402
+
+from resurgence.core.atomic import atomic_output_path  # noqa: E402
+from resurgence.theatre.theatre import load_theatre  # noqa: E402
+
+OKABE_ITO = {"stay-3000": "#0072B2", "announced-2500": "#000000", "enablers-over-horizon": "#009E73",
+             "full-withdrawal": "#D55E00", "no-mediation": "#CC79A7",
+             "pandemic-protests-worse": "#E69F00", "escalation": "#56B4E9"}
+LABELS = {"is_attacks": "IS attacks per week", "is_fighters": "IS fighters",
+          "militia_attacks_us": "militia attacks on US sites per week",
+          "iran_influence": "Iranian influence index (0-1)"}
+
+
+def _dates(ax) -> None:
+    loc = mdates.AutoDateLocator(minticks=3, maxticks=7)
+    ax.xaxis.set_major_locator(loc)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
+
+
+def _save(fig, path: Path) -> Path:
+    with atomic_output_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return path
+
+
+def fan_chart(fan: pd.DataFrame, path: Path) -> Path:
+    metrics = list(dict.fromkeys(fan["metric"].astype(str)))
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7), constrained_layout=True, sharex=True)
+    for ax, m in zip(axes.flat, metrics, strict=False):
+        sub = fan[fan["metric"].astype(str) == m]
+        for sc, g in sub.groupby(sub["scenario"].astype(str), sort=False):
+            col = OKABE_ITO.get(sc, "#999999")
+            x = pd.to_datetime(g["date"])
+            # weekly counts are discrete: show 4-week moving averages of their quantiles
+            k = 4 if m in ("is_attacks", "militia_attacks_us") else 1
+            q = g[["q10", "q50", "q90"]].rolling(k, min_periods=1).mean()
+            ax.fill_between(x, q["q10"], q["q90"], color=col, alpha=0.15, lw=0)
+            ax.plot(x, q["q50"], color=col, lw=1.6, label=sc)
+        smooth = " (4-week average)" if m in ("is_attacks", "militia_attacks_us") else ""
+        ax.set_title(LABELS.get(m, m) + smooth, fontsize=10)
+        _dates(ax)
+        ax.set_ylabel(LABELS.get(m, m).split(" (")[0])
+        ax.grid(alpha=0.3)
+    for ax in axes[-1]:
+        ax.set_xlabel("week starting")
+    axes.flat[0].legend(fontsize=8, title="median, 80% band", title_fontsize=8)
+    fig.suptitle("National outcomes by scenario (median and 10-90% across runs)", fontsize=11)
+    return _save(fig, path)
+
+
+def _draw_regions(ax, values: dict[str, float], cmap, norm) -> None:
+    th = load_theatre()
+    geoms = th.geometry()
+    for code, geom in geoms.items():
+        polys = getattr(geom, "geoms", [geom])
+        colour = cmap(norm(values.get(code, np.nan))) if code in values else "#dddddd"
+        for poly in polys:
+            rings = [poly.exterior, *poly.interiors]
+            verts = np.concatenate([np.asarray(r.coords) for r in rings])
+            codes = np.concatenate([[MPath.MOVETO] + [MPath.LINETO] * (len(r.coords) - 2)
+                                    + [MPath.CLOSEPOLY] for r in rings])
+            ax.add_patch(PathPatch(MPath(verts, codes), facecolor=colour, edgecolor="white", lw=0.6))
+        pt = geom.representative_point()
+        ax.annotate(code.split("-")[1], (pt.x, pt.y), ha="center", va="center", fontsize=6)
+    ax.autoscale_view()
+    ax.set_aspect(1 / np.cos(np.deg2rad(33)))
+    ax.set_xlabel("longitude (°E)")
+    ax.set_ylabel("latitude (°N)")
+
+
+def maps(maps_df: pd.DataFrame, scenario: str, path: Path) -> Path:
+    sub = maps_df[maps_df["scenario"] == scenario]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5), constrained_layout=True)
+    for ax, (metric, title, unit) in zip(axes, [
+            ("attacks_y2", "Change in IS attacks, second year", "attacks (paired median)"),
+            ("influence", "Change in Iranian influence after two years", "index points")], strict=True):
+        vals = dict(zip(sub[sub["metric"] == metric]["region"], sub[sub["metric"] == metric]["effect"],
+                        strict=True))
+        v = np.array(list(vals.values()) or [0.0])
+        lim = max(float(np.nanmax(np.abs(v))), 1e-9)
+        norm = TwoSlopeNorm(vcenter=0.0, vmin=-lim, vmax=lim)
+        cmap = plt.get_cmap("PuOr_r")
+        _draw_regions(ax, vals, cmap, norm)
+        fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.7, label=unit)
+        ax.set_title(f"{title}:\n{scenario} vs announced-2500", fontsize=10)
+    return _save(fig, path)
+
+
+def enablers(df: pd.DataFrame, path: Path) -> Path:
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
+    for ax, (outcome, label) in zip(axes, [("is_attacks_y2", "extra IS attacks in year 2"),
+                                           ("is_fighters_end", "extra IS fighters after two years")],
+                                    strict=True):
+        sub = df[df["outcome"] == outcome].sort_values("effect_mid")
+        y = np.arange(len(sub))
+        ax.barh(y, sub["effect_mid"], color="#0072B2", alpha=0.8)
+        ax.errorbar(sub["effect_mid"], y, xerr=[sub["effect_mid"] - sub["effect_lo"],
+                                                sub["effect_hi"] - sub["effect_mid"]],
+                    fmt="none", ecolor="black", capsize=3, lw=1)
+        ax.set_yticks(y, [f"without {e}" for e in sub["enabler"]])
+        ax.axvline(0, color="grey", lw=0.8)
+        ax.set_xlabel(f"{label} (paired median, 80% interval)")
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle("Which enablers matter most: removing one at a time from the announced plan",
+                 fontsize=11)
+    return _save(fig, path)
+
+
+def forecast_vs_observed(fc: pd.DataFrame, observed: pd.DataFrame, path: Path) -> Path:
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
+    for ax, (series, src, met, title) in zip(axes, [
+            ("ged_sb_deaths", "ged_cm", "sb_deaths", "UCDP state-based deaths per month"),
+            ("is_attacks_ctc", "ctc", "is_attacks", "IS attacks per month (CTC Sentinel scale)")],
+            strict=True):
+        f = fc[fc["series"] == series]
+        x = pd.to_datetime(f["period_start"])
+        ax.fill_between(x, f[0.1], f[0.9], color="#56B4E9", alpha=0.35, lw=0, label="forecast 80%")
+        ax.fill_between(x, f[0.25], f[0.75], color="#0072B2", alpha=0.35, lw=0, label="forecast 50%")
+        ax.plot(x, f[0.5], color="#0072B2", lw=1.5, label="forecast median")
+        o = observed[(observed["source"] == src) & (observed["metric"] == met)]
+        months = ((o["period_end"] - o["period_start"]).dt.days + 1) / 30.4375
+        mid = o["period_start"] + (o["period_end"] - o["period_start"]) / 2
+        ax.plot(mid, o["value"] / months, "o", color="#D55E00", ms=3, label="observed (to 2020-11)")
+        ax.axvline(pd.Timestamp("2020-12-01"), color="grey", ls="--", lw=0.8)
+        ax.set_title(title, fontsize=10)
+        _dates(ax)
+        ax.set_ylabel("count per month")
+        ax.set_xlabel("month")
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    fig.suptitle("Forecast under announced-2500 against the last observed data", fontsize=11)
+    return _save(fig, path)

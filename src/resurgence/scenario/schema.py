@@ -1,0 +1,234 @@
+"""Scenarios: TOML files validated with pydantic, composable by overlay.
+
+A scenario gives dated schedules for every policy lever and exogenous condition, base
+closures, dated shocks, an optional responsive-policy mode and parameter overrides. A
+scenario may name a ``base``: its schedules keep the base's points dated before the
+overlay's first point (history is kept, the future replaced); bases, shocks and
+parameter overrides are merged. Bad input raises :class:`ScenarioError` with one line
+naming the file, the field, the value and what was expected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+
+DEFAULT_START = dt.date(2020, 12, 1)
+
+
+class ScenarioError(ValueError):
+    """A scenario file or name that cannot be used; the message is one line."""
+
+
+Point = tuple[dt.date, float]
+
+# lever -> (default when never scheduled, lower bound, upper bound, unit/meaning)
+SCHEDULES: dict[str, tuple[float, float, float, str]] = {
+    "troops": (3000.0, 0.0, 200_000.0, "US troops in Iraq (headcount)"),
+    "isr": (1.0, 0.0, 2.0, "partner ISR/intelligence capacity, 1 = late-2020 level"),
+    "air": (1.0, 0.0, 2.0, "coalition air-strike capacity, 1 = late-2020 level"),
+    "training": (1.0, 0.0, 2.0, "training/advice intensity per adviser, 1 = late-2020"),
+    "planning": (1.0, 0.0, 2.0, "operational planning support intensity, 1 = late-2020"),
+    "mediation": (1.0, 0.0, 1.0, "US mediation between Baghdad and Erbil (0-1)"),
+    "isr_over_horizon": (0.0, 0.0, 1.0, "share of ISR flown from outside Iraq (0-1)"),
+    "air_over_horizon": (0.0, 0.0, 1.0, "share of air support flown from outside Iraq (0-1)"),
+    "pandemic": (0.0, 0.0, 1.0, "pandemic pressure on host forces (0-1)"),
+    "protests": (0.0, 0.0, 1.0, "anti-government protest intensity (0-1)"),
+    "corruption": (0.5, 0.0, 1.0, "corruption in the security apparatus (0-1)"),
+    "political_division": (0.5, 0.0, 1.0, "political division reaching the forces (0-1)"),
+    "us_iran_tension": (1.0, 0.0, 2.0, "US-Iran tension, 1 = 'maximum pressure' 2019-20"),
+    "syria_instability": (1.0, 0.0, 3.0, "chaos across the Syrian border, 1 = 2020 level"),
+}
+
+ShockKind = Literal["strike", "expulsion_vote", "pandemic_wave", "protest_wave",
+                    "political_crisis", "is_surge", "militia_truce", "syria_chaos"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Shock(_Strict):
+    _origin: str | None = PrivateAttr(default=None)  # "file: field 'shocks.i" for messages
+    date: dt.date
+    kind: ShockKind
+    region: str = "IQ"
+    magnitude: Annotated[float, Field(ge=0.0, le=10.0)] = 1.0
+    weeks: Annotated[int, Field(ge=1, le=520)] = 4
+    note: str = ""
+
+
+class BaseChange(_Strict):
+    _origin: str | None = PrivateAttr(default=None)
+    name: str = Field(description="base name as in the theatre's bases.csv, or '*' for all")
+    close: dt.date | None = None
+    reopen: dt.date | None = None
+
+
+class Policy(_Strict):
+    responsive: bool = Field(False, description="government expels US forces when pressure "
+                             "crosses expel_threshold (C24)")
+    expel_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.75
+    exit_weeks: Annotated[int, Field(ge=1, le=260)] = 26
+
+
+class Schedules(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    troops: list[Point] | None = None
+    isr: list[Point] | None = None
+    air: list[Point] | None = None
+    training: list[Point] | None = None
+    planning: list[Point] | None = None
+    mediation: list[Point] | None = None
+    isr_over_horizon: list[Point] | None = None
+    air_over_horizon: list[Point] | None = None
+    pandemic: list[Point] | None = None
+    protests: list[Point] | None = None
+    corruption: list[Point] | None = None
+    political_division: list[Point] | None = None
+    us_iran_tension: list[Point] | None = None
+    syria_instability: list[Point] | None = None
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _check(cls, v: list[Point] | None, info) -> list[Point] | None:
+        if v is None:
+            return v
+        _, lo, hi, meaning = SCHEDULES[info.field_name]
+        if not v:
+            raise ValueError("needs at least one [date, value] point")
+        for i, (d, x) in enumerate(v):
+            if not lo <= x <= hi:
+                raise ValueError(f"point {i} value {x:g} outside [{lo:g}, {hi:g}] ({meaning})")
+            if i and d <= v[i - 1][0]:
+                raise ValueError(f"point {i} date {d} is not after {v[i - 1][0]}")
+        return v
+
+
+class Scenario(_Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)]
+    title: str = ""
+    description: str = ""
+    base: str | None = None
+    claims: list[str] = []
+    start: dt.date = DEFAULT_START
+    weeks: Annotated[int, Field(ge=1, le=1040)] = 104
+    schedules: Schedules = Schedules()
+    bases: list[BaseChange] = []
+    shocks: list[Shock] = []
+    policy: Policy = Policy()
+    params: dict[str, float] = {}
+
+    def digest(self) -> str:
+        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def where(self, item: Shock | BaseChange, kind: str, index: int, attr: str) -> str:
+        """``file: field 'shocks.i.attr'`` for an item of this scenario (its own file and
+        index when it came from a file, else the scenario's merged list)."""
+        origin = item._origin or f"{self.name}: field '{kind}.{index}"
+        return f"{origin}.{attr}'"
+
+    def schedule(self, lever: str) -> list[Point]:
+        return getattr(self.schedules, lever) or []
+
+
+def _format_error(source: str, err: ValidationError) -> str:
+    e = err.errors()[0]
+    loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+    value = e.get("input")
+    shown = json.dumps(value, default=str) if not isinstance(value, dict) else "{…}"
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    msg = e["msg"].removeprefix("Value error, ")
+    more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"{source}: field '{loc}' = {shown}: {msg}{more}"
+
+
+def shipped_names() -> list[str]:
+    folder = resources.files("resurgence.scenario") / "shipped"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def _read(name_or_path: str | Path) -> tuple[str, dict, Path | None]:
+    p = Path(name_or_path)
+    if p.suffix == ".toml" or p.is_file():
+        if not p.is_file():
+            raise ScenarioError(f"{p}: no such scenario file")
+        text, label, folder = p.read_text(encoding="utf-8"), str(p), p.parent
+    else:
+        res = resources.files("resurgence.scenario") / "shipped" / f"{name_or_path}.toml"
+        if not res.is_file():
+            raise ScenarioError(f"unknown scenario {str(name_or_path)!r}: expected a file path or "
+                                f"one of {', '.join(shipped_names())}")
+        text, label, folder = res.read_text(encoding="utf-8"), f"{name_or_path}.toml", None
+    try:
+        return label, tomllib.loads(text), folder
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{label}: TOML syntax error: {exc}") from None
+
+
+def parse_scenario(data: dict, source: str = "<scenario>") -> Scenario:
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_format_error(source, exc)) from None
+
+
+def _merge(base: Scenario, over: Scenario, fields_set: set[str]) -> Scenario:
+    sched = {}
+    for lever in SCHEDULES:
+        b, o = base.schedule(lever), over.schedule(lever)
+        sched[lever] = ([p for p in b if p[0] < o[0][0]] + o) if o else (b or None)
+    merged = base.model_dump()
+    merged.update({k: getattr(over, k) for k in fields_set
+                   if k not in {"schedules", "bases", "shocks", "params", "base", "policy"}})
+    policy = base.policy.model_copy(update={k: getattr(over.policy, k)
+                                            for k in over.policy.model_fields_set})
+    merged.update(policy=policy, schedules=Schedules(**sched), bases=[*base.bases, *over.bases],
+                  shocks=[*base.shocks, *over.shocks], params={**base.params, **over.params},
+                  base=over.base)
+    return Scenario.model_validate(merged)
+
+
+def scenario_from_dict(data: dict, source: str = "<scenario>") -> Scenario:
+    """Validate a scenario given as a dict (e.g. from JSON or a web request), resolving its
+    ``base``, which must name a shipped scenario (no file paths are taken from such input)."""
+    base = data.get("base") if isinstance(data, dict) else None
+    if base is not None and base not in shipped_names():
+        raise ScenarioError(f"{source}: field 'base' = {base!r}: expected one of "
+                            f"{', '.join(shipped_names())}")
+    return _resolve(source, data, None, ())
+
+
+def load_scenario(name_or_path: str | Path, _seen: tuple[str, ...] = ()) -> Scenario:
+    """Load a shipped scenario by name or a TOML file by path, resolving its ``base``."""
+    label, data, folder = _read(name_or_path)
+    return _resolve(label, data, folder, _seen)
+
+
+def _resolve(label: str, data: dict, folder: Path | None, _seen: tuple[str, ...]) -> Scenario:
+    if label in _seen:
+        raise ScenarioError(f"{label}: field 'base' makes a cycle: {' -> '.join(_seen + (label,))}")
+    sc = parse_scenario(data, label)
+    for i, sh in enumerate(sc.shocks):  # remember where each item came from, for messages
+        sh._origin = f"{label}: field 'shocks.{i}"
+    for i, b in enumerate(sc.bases):
+        b._origin = f"{label}: field 'bases.{i}"
+    if sc.base is None:
+        return sc
+    base_ref: str | Path = sc.base
+    if folder is not None and (folder / sc.base).suffix == ".toml":
+        base_ref = folder / sc.base
+    try:
+        base = load_scenario(base_ref, _seen + (label,))
+    except ScenarioError as exc:
+        raise ScenarioError(f"{label}: field 'base' = {sc.base!r}: {exc}") from None
+    return _merge(base, sc, set(data))
