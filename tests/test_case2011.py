@@ -15,6 +15,7 @@ from resurgence.calibration.cases import CASES, IRAQ_2011, IRAQ_2020, case_obser
 from resurgence.calibration.inference import history_setup
 from resurgence.cli.case2011 import case2011_cmd
 from resurgence.model.sim import default_params, simulate_chunk
+from resurgence.report.case2011 import save_figure
 from resurgence.run.ensemble import run_ensemble, spun_up
 from resurgence.scenario.drivers import compile_drivers
 from resurgence.scenario.schema import load_scenario
@@ -90,6 +91,7 @@ def test_tiny_case_run(tiny, tmp_path) -> None:
     assert tiny.settings["observations"] == 2
     assert "two yearly data points" in tiny.text()
     paths = tiny.save(tmp_path)
+    paths["png"] = save_figure(tiny, tmp_path / "case2011.png")
     assert all(p.stat().st_size > 0 for p in paths.values())
     js = json.loads(paths["json"].read_text())
     assert js["case"] == "iraq-2011" and len(js["holds_ground_by"]) == 4

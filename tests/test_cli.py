@@ -38,7 +38,7 @@ def _cli_command() -> list[str]:
     exe = Path(sys.executable).with_name("resurgence")
     if exe.exists() or shutil.which("resurgence"):
         return [str(exe) if exe.exists() else "resurgence"]
-    return [sys.executable, "-c", "from resurgence.cli import app; app()"]
+    return [sys.executable, "-c", "from resurgence.cli.app import app; app()"]
 
 
 def _rows(text: str, ncols: int) -> list[list[str]]:
@@ -202,9 +202,9 @@ def test_out_must_not_exist_without_overwrite(cli, tmp_path) -> None:
 
 def test_bad_options_exit_2(cli, tmp_path) -> None:
     r = cli("run", "stay-3000", "--runs", 0, "--out", tmp_path / "o")
-    assert r.exit_code == 2 and "--runs" in r.stderr
+    assert r.exit_code == 2 and "'runs' = 0" in r.stderr
     r = cli("run", "stay-3000", "--weeks", 5000, "--out", tmp_path / "o")
-    assert r.exit_code == 2 and "--weeks" in r.stderr
+    assert r.exit_code == 2 and "'weeks' = 5000" in r.stderr
     assert not (tmp_path / "o").exists()
 
 
@@ -238,3 +238,26 @@ def test_error_during_run_is_one_line_on_stderr(cli, tmp_path) -> None:
     r = cli("run", bad, "--runs", 2, "--weeks", 2, "--out", tmp_path / "o")
     assert r.exit_code == 2 and "no_such_param" in r.stderr
     assert r.stderr.count("\n") == 1, r.stderr
+
+
+def test_a_bug_shows_as_a_bug_not_as_a_user_error(cli, monkeypatch, tmp_path) -> None:
+    """A non-user exception exits 70 with a crash report naming the exception and where
+    it was raised; a user error of the same command exits 2 with one line."""
+    import resurgence.cli.app as cli_app
+
+    def boom(*args, **kwargs):
+        raise KeyError("internal_key")
+
+    monkeypatch.setattr(cli_app, "run_ensemble", boom)
+    r = cli("run", "stay-3000", "--runs", 2, "--weeks", 2, "--out", tmp_path / "o")
+    assert r.exit_code == 70, r.output
+    assert "internal error (a bug" in r.stderr and "KeyError" in r.stderr
+    assert "test_cli.py" in r.stderr and "resurgence-crash-" in r.stderr
+
+
+def test_library_errors_name_fields_not_flags() -> None:
+    """Below the faces, messages name the library's fields (the web reuses them)."""
+    root = Path(__file__).resolve().parents[1] / "src" / "resurgence"
+    offenders = [str(p.relative_to(root)) for p in root.rglob("*.py")
+                 if p.parts[-2] not in ("cli", "web") and "option '--" in p.read_text()]
+    assert offenders == []

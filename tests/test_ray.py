@@ -20,5 +20,5 @@ def test_ray_backend_matches_local():
 
 
 def test_unknown_backend_is_a_clear_error():
-    with pytest.raises(ValueError, match="--backend"):
+    with pytest.raises(ValueError, match="'backend' = 'spark'"):
         run_ensemble(["stay-3000"], runs=2, seed=1, weeks=2, backend="spark")

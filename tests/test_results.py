@@ -218,7 +218,7 @@ def test_existing_out_dir(tmp_path: Path, data) -> None:
     out = tmp_path / "bundle"
     out.mkdir()
     (out / "old.txt").write_text("old")
-    with pytest.raises(FileExistsError, match="--overwrite"):
+    with pytest.raises(BundleError, match="already exists"):
         _write(out, data)
     assert (out / "old.txt").exists()
     _write(out, data, overwrite=True)

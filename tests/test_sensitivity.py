@@ -17,10 +17,10 @@ from resurgence.analysis.sensitivity import (
     factors,
     lever_scenario,
     outcomes,
-    sobol_figure,
     sobol_indices,
 )
 from resurgence.model.sim import all_params, default_params, simulate_chunk
+from resurgence.report.diagnostics import sobol_figure
 from resurgence.run.ensemble import resolve
 from resurgence.scenario.drivers import compile_drivers
 from resurgence.theatre.theatre import load_theatre
@@ -41,7 +41,7 @@ def test_factors_and_design():
     only = factors(["politics"])
     assert only and all(k == "parameter" for _, k in only)
     assert design_runs(8, ["politics"]) == 8 * (len(only) + 2)
-    with pytest.raises(ValueError, match="--group"):
+    with pytest.raises(ValueError, match="'group' = 'nope'"):
         factors(["nope"])
     with pytest.raises(ValueError, match="power of 2"):
         design_runs(12)

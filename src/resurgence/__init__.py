@@ -7,7 +7,9 @@ common random numbers.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from resurgence.core.version import __version__
+
+__all__ = ["__version__", "brief", "calibrate", "compare", "forecast", "run"]
 
 
 def brief(case: str = "iraq-2020", *, runs: int = 300, seed: int = 1, out: str = "brief",

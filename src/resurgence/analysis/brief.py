@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from resurgence import __version__
 from resurgence.analysis.claims import CLAIMS, VARIANTS, evaluate, learning_ratios, scenarios_needed
 from resurgence.analysis.contrasts import contrast
 from resurgence.calibration.cases import case_observations, get_case
 from resurgence.calibration.posterior import Posterior, full_specs, resolve_posterior
+from resurgence.core.version import __version__
 from resurgence.model.params import DEFAULTS_VERSION
 from resurgence.results.bundle import Bundle
 from resurgence.run.ensemble import resolve, run_ensemble

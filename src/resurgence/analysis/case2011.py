@@ -39,13 +39,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from resurgence import __version__
 from resurgence.calibration import obsmodel
 from resurgence.calibration.cases import IRAQ_2011, Case
 from resurgence.calibration.observations import load_observations
 from resurgence.calibration.posterior import Posterior, full_specs
 from resurgence.core.atomic import atomic_write_text
+from resurgence.core.errors import ArgumentError
 from resurgence.core.timegrid import WeekGrid
+from resurgence.core.version import __version__
 from resurgence.run.ensemble import map_runs, resolve, scenario_params, spun_up
 from resurgence.theatre.theatre import load_theatre
 
@@ -77,7 +78,6 @@ class Case2011Result:
     curve: pd.DataFrame  # weekly cumulative probabilities (for the figure)
     params: pd.DataFrame  # posterior vs prior of the calibrated parameters
     settings: dict[str, Any] = field(default_factory=dict)
-    figure: Any = None  # matplotlib Figure
     wall_time_s: float = 0.0
 
     def text(self) -> str:
@@ -172,15 +172,13 @@ class Case2011Result:
                 "calibration": recs(self.diagnostics)}
 
     def save(self, out: str | Path) -> dict[str, Path]:
-        """Write ``case2011.csv``, ``case2011.json`` and ``case2011.png`` into ``out``."""
+        """Write ``case2011.csv`` and ``case2011.json`` into ``out`` (the figure is
+        :func:`resurgence.report.case2011.save_figure`)."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        paths = {k: out / f"case2011.{k}" for k in ("csv", "json", "png")}
+        paths = {k: out / f"case2011.{k}" for k in ("csv", "json")}
         atomic_write_text(paths["csv"], self.table().to_csv(index=False, float_format="%.6g"))
         atomic_write_text(paths["json"], json.dumps(self.to_json(), indent=1, default=str))
-        from resurgence.cli.case2011 import save_figure
-
-        save_figure(self.figure, paths["png"])
         return paths
 
 
@@ -263,7 +261,7 @@ def run_case_2011(draws: int = DRAWS, runs: int = RUNS, seed: int = SEED, worker
     from resurgence.calibration.inference import calibrate
 
     if runs < 1 or draws < 10:
-        raise ValueError(f"option '--runs' = {runs} / '--draws' = {draws}: expected runs >= 1 "
+        raise ArgumentError(f"field 'runs' = {runs} / 'draws' = {draws}: expected runs >= 1 "
                          "and draws >= 10")
     t0 = time.perf_counter()
     cal = calibrate(case, particles=draws, generations=generations, seed=seed, workers=workers,
@@ -361,8 +359,5 @@ def run_case_2011(draws: int = DRAWS, runs: int = RUNS, seed: int = SEED, worker
     out = Case2011Result(post, cal.diagnostics(), deaths, incidents, ground,
                          _first_hold(hold, grid, off), collapse, curve, pd.DataFrame(prec),
                          settings)
-    from resurgence.cli.case2011 import make_figure
-
-    out.figure = make_figure(out)
     out.wall_time_s = time.perf_counter() - t0
     return out

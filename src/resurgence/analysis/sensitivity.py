@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from resurgence.calibration.posterior import Posterior
-from resurgence.core.atomic import atomic_output_path
+from resurgence.core.errors import ArgumentError
 from resurgence.model.params import ParamSet
 from resurgence.model.sim import PLAN, Sim, all_params
 from resurgence.results.outcomes import SUMMARY_BY_NAME
@@ -90,7 +90,7 @@ def factors(groups: Sequence[str] | None = None) -> list[tuple[str, str]]:
     and, if ``groups`` is None or names ``levers``, the policy levers."""
     bad = sorted(set(groups or ()) - set(GROUPS))
     if bad:
-        raise ValueError(f"option '--group' = {bad[0]!r}: expected one of {', '.join(GROUPS)}")
+        raise ArgumentError(f"field 'group' = {bad[0]!r}: expected one of {', '.join(GROUPS)}")
     out = [(p.name, "parameter") for p in all_params()
            if p.uncertain and (groups is None or p.module in groups)]
     if groups is None or "levers" in groups:
@@ -101,7 +101,7 @@ def factors(groups: Sequence[str] | None = None) -> list[tuple[str, str]]:
 def design_runs(n: int, groups: Sequence[str] | None = None) -> int:
     """Runs of a design with base sample ``n`` (checked: a power of 2): ``n (D + 2)``."""
     if n < 2 or n & (n - 1):
-        raise ValueError(f"option '--n' = {n}: expected a power of 2, at least 2")
+        raise ArgumentError(f"field 'n' = {n}: expected a power of 2, at least 2")
     return n * (len(factors(groups)) + 2)
 
 
@@ -174,7 +174,7 @@ def sobol_indices(n: int = 128, seed: int = 1, *, groups: Sequence[str] | None =
 
     design_runs(n, groups)
     if workers < 1:
-        raise ValueError(f"option '--workers' = {workers}: expected at least 1")
+        raise ArgumentError(f"field 'workers' = {workers}: expected at least 1")
     names = factors(groups)
     D = len(names)
     problem = {"num_vars": D, "names": [f for f, _ in names], "bounds": [[0.0, 1.0]] * D}
@@ -229,46 +229,3 @@ def top_factors(df: pd.DataFrame, k: int = 15) -> pd.DataFrame:
     """The ``k`` factors with the largest total index per output, largest first."""
     return (df.sort_values(["output", "ST"], ascending=[True, False], na_position="last")
             .groupby("output", sort=False).head(k))
-
-
-def sobol_figure(df: pd.DataFrame, path: str | Path, k: int = 15) -> Path:
-    """Horizontal bars of ST and S1 (with confidence intervals) of the top ``k`` factors
-    per output; written atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    outs = [o for o in OUTPUTS if o in set(df["output"])]
-    cols = min(2, len(outs))
-    rows = -(-len(outs) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(6.5 * cols, 1.2 + (0.9 + 0.3 * k) * rows),
-                             squeeze=False, layout="constrained")
-    top = top_factors(df, k)
-    err = {"elinewidth": 0.8, "ecolor": "#333333"}
-    for ax, out in zip(axes.flat, outs, strict=False):
-        t = top[top["output"] == out].iloc[::-1]
-        y = np.arange(len(t))
-        labels = [f"{f} (lever)" if kd == "lever" else f
-                  for f, kd in zip(t["factor"], t["kind"], strict=True)]
-        ax.barh(y + 0.2, t["ST"], 0.4, xerr=t["ST_conf"], color="#0072B2", label="total (ST)",
-                error_kw=err)
-        ax.barh(y - 0.2, t["S1"], 0.4, xerr=t["S1_conf"], color="#E69F00",
-                label="first order (S1)", error_kw=err)
-        ax.set_yticks(y, labels, fontsize=8)
-        ax.set_xlabel("Sobol' index (share of output variance)")
-        ax.set_ylabel("factor")
-        ax.set_title(OUTPUTS[out], fontsize=10)
-        ax.axvline(0, color="black", lw=0.6)
-        ax.legend(fontsize=8, loc="lower right")
-    for ax in axes.flat[len(outs):]:
-        ax.set_visible(False)
-    a = df.attrs
-    fig.suptitle(f"Sobol' indices, {BASE_SCENARIO} from 2020-12-01: N={a.get('n')}, "
-                 f"{a.get('runs')} runs, seed {a.get('seed')}; top {k} factors by ST, "
-                 "whiskers: 95% bootstrap intervals", fontsize=10)
-    with atomic_output_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format=path.suffix.lstrip(".") or "png")
-    plt.close(fig)
-    return path

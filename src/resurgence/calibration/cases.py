@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from resurgence.core.errors import ArgumentError
 from resurgence.model.params import Prior, lognormal
 
 
@@ -86,7 +87,7 @@ CASES: dict[str, Case] = {IRAQ_2020.name: IRAQ_2020, IRAQ_2011.name: IRAQ_2011}
 
 def get_case(name: str) -> Case:
     if name not in CASES:
-        raise ValueError(f"option '--case' = {name!r}: expected one of {', '.join(CASES)}")
+        raise ArgumentError(f"field 'case' = {name!r}: expected one of {', '.join(CASES)}")
     return CASES[name]
 
 

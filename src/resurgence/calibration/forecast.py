@@ -23,6 +23,7 @@ from resurgence.calibration import obsmodel
 from resurgence.calibration.cases import get_case
 from resurgence.calibration.posterior import Posterior, shipped
 from resurgence.core.atomic import atomic_output_path
+from resurgence.core.errors import ArgumentError
 from resurgence.core.timegrid import period_weights
 from resurgence.model.params import ParamSet
 from resurgence.model.sim import observation_uniforms
@@ -89,13 +90,13 @@ def forecast(case: str = "iraq-2020", scenario: str | Path = "announced-2500", *
     c = get_case(case)
     post = (Posterior.load(posterior) if isinstance(posterior, str | Path) else posterior) or shipped(c.name)
     if post is None:
-        raise ValueError(f"no posterior for case {c.name!r}: run `resurgence calibrate` first")
+        raise ArgumentError(f"no posterior for case {c.name!r}: run `resurgence calibrate` first")
     if post.until >= start:
-        raise ValueError(f"option '--start' = {start}: the posterior was fitted to data up to "
+        raise ArgumentError(f"field 'start' = {start}: the posterior was fitted to data up to "
                          f"{post.until}; a forecast may only use data before its start "
                          f"(calibrate with --until {start - dt.timedelta(days=1)})")
     if not 1 <= months <= 240:
-        raise ValueError(f"option '--months' = {months}: expected 1 to 240")
+        raise ArgumentError(f"field 'months' = {months}: expected 1 to 240")
     ps, pe = month_bounds(start, months)
     weeks = -(-(int((pe[-1] - np.datetime64(start, 'D')).astype(int)) + 1) // 7)
     sc = resolve(scenario).model_copy(update={"start": start, "weeks": weeks})
@@ -126,7 +127,7 @@ def forecast(case: str = "iraq-2020", scenario: str | Path = "announced-2500", *
 def write_forecast(df: pd.DataFrame, path: str | Path) -> Path:
     path = Path(path)
     if path.suffix not in (".csv", ".parquet"):
-        raise ValueError(f"option '--out' = {str(path)!r}: expected a file ending in .csv or .parquet")
+        raise ArgumentError(f"field 'out' = {str(path)!r}: expected a file ending in .csv or .parquet")
     with atomic_output_path(path) as tmp:
         if path.suffix == ".csv":
             df.to_csv(tmp, index=False, float_format="%.6g")

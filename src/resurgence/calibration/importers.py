@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from resurgence.calibration.observations import COLUMNS
+from resurgence.core.errors import ImportFormatError
 from resurgence.theatre.theatre import Theatre, load_theatre
 
 __all__ = [
@@ -47,10 +48,6 @@ ACLED_REQUIRED = ("event_date", "event_type", "actor1", "actor2", "latitude", "l
 KM_PER_DEG = 111.32
 _ISO = r"\d{4}-\d{2}-\d{2}(?:[ T][0-9:.]*)?"  # GED official exports append " 00:00:00.000"
 _MAX_VALUE_CHARS = 60
-
-
-class ImportFormatError(ValueError):
-    """The file cannot be imported at all (missing, empty, missing column); one-line message."""
 
 
 @dataclass(frozen=True)

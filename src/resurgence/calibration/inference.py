@@ -37,6 +37,7 @@ from resurgence.calibration import obsmodel
 from resurgence.calibration.cases import Case, case_observations, get_case
 from resurgence.calibration.obsmodel import ObsDesign
 from resurgence.calibration.posterior import Posterior, full_specs
+from resurgence.core.errors import ArgumentError
 from resurgence.core.timegrid import WeekGrid
 from resurgence.model.params import Param, ParamSet, Prior
 from resurgence.run.ensemble import map_runs, resolve
@@ -148,10 +149,10 @@ def calibrate(case: str | Case = "iraq-2020", *, until: dt.date | None = None,
     case = get_case(case) if isinstance(case, str) else case
     until = until or case.until
     if until > case.until:
-        raise ValueError(f"option '--until' = {until}: after the last date of data ({case.until})")
+        raise ArgumentError(f"field 'until' = {until}: after the last date of data ({case.until})")
     sc, design = history_setup(case, until)
     if len(design.rows) == 0:
-        raise ValueError(f"no observations before {until} for case {case.name!r}")
+        raise ArgumentError(f"no observations before {until} for case {case.name!r}")
     specs = {p.name: p for p in full_specs()}
     cal = [specs[n] for n in case.calibrated]
     space = Space(cal, [case.prior_overrides.get(p.name, p.prior) for p in cal])

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from resurgence.core.atomic import atomic_write_text
+from resurgence.core.errors import ObservationError
 from resurgence.core.timegrid import period_weights
 
 __all__ = [
@@ -49,10 +50,6 @@ CASES: dict[str, tuple[str, dt.date]] = {
     "iraq-2020": ("iraq", dt.date(2020, 11, 30)),
     "iraq-2011": ("iraq", dt.date(2014, 6, 30)),
 }
-
-
-class ObservationError(ValueError):
-    """An observation table is malformed; the one-line message names file, line, column, value."""
 
 
 @dataclass(frozen=True, eq=False)

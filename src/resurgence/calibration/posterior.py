@@ -20,6 +20,7 @@ import pandas as pd
 
 from resurgence.calibration.obsmodel import OBS_PARAMS
 from resurgence.core.atomic import atomic_write_text
+from resurgence.core.errors import PosteriorError
 from resurgence.model.params import Param, ParamSet
 from resurgence.model.sim import all_params
 
@@ -48,6 +49,12 @@ class Posterior:
         ps = ps.with_overrides({c: self.draws[c].to_numpy(float)[idx] for c in self.draws})
         return ps.with_overrides(overrides) if overrides else ps
 
+    def manifest_entry(self) -> dict:
+        """What a results bundle records of the posterior its runs used."""
+        return {"case": self.case, "start": self.start.isoformat(),
+                "until": self.until.isoformat(), "draws": self.size,
+                **{k: v for k, v in self.meta.items() if k in ("seed", "method")}}
+
     def save(self, path: str | Path) -> Path:
         """CSV of draws with a JSON header line of metadata (small, diffable, atomic)."""
         path = Path(path)
@@ -62,11 +69,11 @@ class Posterior:
     def load(cls, path: str | Path) -> Posterior:
         path = Path(path)
         if not path.is_file():
-            raise ValueError(f"{path}: no such posterior file")
+            raise PosteriorError(f"{path}: no such posterior file")
         with path.open(encoding="utf-8") as fh:
             first = fh.readline()
             if not first.startswith("# {"):
-                raise ValueError(f"{path}: line 1: expected a '# {{...}}' metadata header")
+                raise PosteriorError(f"{path}: line 1: expected a '# {{...}}' metadata header")
             meta = json.loads(first[2:])
             draws = pd.read_csv(fh)
         return cls._from(meta, draws, str(path))
@@ -76,9 +83,9 @@ class Posterior:
         known = {p.name for p in full_specs()}
         bad = [c for c in draws.columns if c not in known]
         if bad:
-            raise ValueError(f"{label}: column '{bad[0]}': unknown parameter")
+            raise PosteriorError(f"{label}: column '{bad[0]}': unknown parameter")
         if draws.empty or draws.isna().any().any():
-            raise ValueError(f"{label}: posterior draws are empty or contain missing values")
+            raise PosteriorError(f"{label}: posterior draws are empty or contain missing values")
         m = dict(meta)
         return cls(m.pop("case"), dt.date.fromisoformat(m.pop("start")),
                    dt.date.fromisoformat(m.pop("until")), draws, m)

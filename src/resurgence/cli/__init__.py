@@ -1,5 +1,1 @@
-"""Face: the Typer command-line app (one file per command group)."""
-
-from resurgence.cli.app import app, main
-
-__all__ = ["app", "main"]
+"""Face: the Typer command-line app (``resurgence.cli.app:app``), one file per command group."""

@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import functools
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from resurgence import __version__
 from resurgence.analysis.contrasts import contrast
 from resurgence.calibration.posterior import resolve_posterior, usable_for
+from resurgence.cli.console import console, err, progress_bar, user_errors
+from resurgence.core.version import __version__
 from resurgence.model.params import DEFAULTS_VERSION
 from resurgence.model.sim import PLAN, all_params, plan_table
-from resurgence.results.bundle import BundleError
 from resurgence.run.ensemble import resolve, run_ensemble
-from resurgence.scenario.schema import SCHEDULES, ScenarioError, load_scenario, shipped_names
-from resurgence.theatre.theatre import TheatreError
+from resurgence.scenario.schema import SCHEDULES, load_scenario, shipped_names
 
 app = typer.Typer(help="resurgence: how a foreign-troop drawdown changes an insurgency and a "
                   "rival power's influence (Iraq, 2020).", no_args_is_help=True,
@@ -31,32 +26,6 @@ scen_app = typer.Typer(help="List and show scenarios.", no_args_is_help=True)
 model_app = typer.Typer(help="Inspect the model: step plan and parameters.", no_args_is_help=True)
 app.add_typer(scen_app, name="scenarios", rich_help_panel="Scenarios")
 app.add_typer(model_app, name="model", rich_help_panel="Inspect")
-console = Console(width=None if sys.stdout.isatty() else 150)
-err = Console(stderr=True)
-
-USER_ERRORS = (ScenarioError, TheatreError, BundleError, FileExistsError, ValueError, KeyError)
-
-
-def user_errors(fn):
-    """Bad input exits with status 2 and one line on stderr, never a traceback."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except USER_ERRORS as exc:
-            msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-            err.print(f"[bold red]error:[/] {escape(str(msg))}", markup=True, highlight=False,
-                      soft_wrap=True)
-            raise typer.Exit(2) from None
-    return wrapper
-
-
-def progress_bar() -> Progress:
-    """One Rich progress display (stderr, off when stderr is not a terminal); each task
-    carries its own description."""
-    return Progress(TextColumn("[bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=err, transient=False,
-                    disable=not sys.stderr.isatty())
 
 
 Runs = Annotated[int, typer.Option("--runs", "-n", help="Monte Carlo runs per scenario.")]

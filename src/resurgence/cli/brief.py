@@ -9,15 +9,17 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from resurgence.core.errors import ArgumentError
+
 
 def _consoles():
-    from resurgence.cli.app import console, err
+    from resurgence.cli.console import console, err
 
     return console, err
 
 
 def progress_bar():
-    from resurgence.cli.app import progress_bar as bar
+    from resurgence.cli.console import progress_bar as bar
 
     return bar()
 
@@ -42,9 +44,9 @@ def brief_cmd(
     formats = {f.strip() for f in fmt.split(",") if f.strip()}
     bad = formats - {"html", "pdf"}
     if bad or not formats:
-        raise ValueError(f"option '--format' = {fmt!r}: expected html, pdf or both")
+        raise ArgumentError(f"option '--format' = {fmt!r}: expected html, pdf or both")
     if runs < 10:
-        raise ValueError(f"option '--runs' = {runs}: the brief needs at least 10 runs")
+        raise ArgumentError(f"option '--runs' = {runs}: the brief needs at least 10 runs")
     console, err = _consoles()
     from resurgence.analysis.brief import ENABLERS, SHIPPED
 

@@ -8,7 +8,6 @@ line on stderr, writes nothing and never prints a traceback.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,17 +18,17 @@ from rich.console import Console
 from rich.table import Table
 
 from resurgence.calibration.importers import (
-    ImportFormatError,
     ImportReport,
     import_acled,
     import_ged,
 )
 from resurgence.calibration.observations import (
-    ObservationError,
     load_observations,
     write_observations,
 )
-from resurgence.theatre.theatre import TheatreError, load_theatre
+from resurgence.cli.console import user_errors
+from resurgence.core.errors import ArgumentError
+from resurgence.theatre.theatre import load_theatre
 
 __all__ = ["data_app"]
 
@@ -47,29 +46,13 @@ def _console() -> Console:
     return Console(width=None if sys.stdout.isatty() else 120)
 
 
-def _fail(msg: object) -> typer.Exit:
-    Console(stderr=True).print(f"[bold red]error:[/] {msg}", markup=True, highlight=False,
-                               soft_wrap=True)
-    return typer.Exit(2)
-
-
-def _user_errors(fn: F) -> F:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (ImportFormatError, ObservationError, TheatreError, OSError, ValueError) as exc:
-            raise _fail(exc) from None
-    return wrapper  # type: ignore[return-value]
-
-
 def _date(value: str | None) -> dt.date | None:
     if value is None:
         return None
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"--until: not an ISO date (YYYY-MM-DD): {value!r}") from None
+        raise ArgumentError(f"--until: not an ISO date (YYYY-MM-DD): {value!r}") from None
 
 
 def _print_report(report: ImportReport, n_rows: int, out: Path | None) -> None:
@@ -126,22 +109,22 @@ def _run_import(kind: str, file: Path, out: Path, until: str | None, theatre: st
                 snap_km: float) -> None:
     cutoff = _date(until)
     if not out.parent.is_dir():
-        raise ValueError(f"{out}: output directory {out.parent} does not exist")
+        raise ArgumentError(f"{out}: output directory {out.parent} does not exist")
     if snap_km < 0:
-        raise ValueError(f"--snap-km must be >= 0: {snap_km}")
+        raise ArgumentError(f"--snap-km must be >= 0: {snap_km}")
     th = load_theatre(theatre)
     importer = import_ged if kind == "ged" else import_acled
     rows, report = importer(file, th, until=cutoff, snap_km=snap_km)
     if rows.empty:
         _print_report(report, 0, None)
-        raise ValueError(f"{file}: no usable rows ({report.malformed_rows} malformed, "
+        raise ArgumentError(f"{file}: no usable rows ({report.malformed_rows} malformed, "
                          f"{report.refused_after_until} after --until); nothing written")
     write_observations(rows, out)
     _print_report(report, len(rows), out)
 
 
 @import_app.command("ged")
-@_user_errors
+@user_errors
 def import_ged_cmd(file: FileArg, out: Out, until: Until = None, theatre: TheatreOpt = "iraq",
                    snap_km: Snap = 0.0) -> None:
     """UCDP GED CSV (HDX or official layout) -> weekly and monthly observation rows."""
@@ -149,7 +132,7 @@ def import_ged_cmd(file: FileArg, out: Out, until: Until = None, theatre: Theatr
 
 
 @import_app.command("acled")
-@_user_errors
+@user_errors
 def import_acled_cmd(file: FileArg, out: Out, until: Until = None, theatre: TheatreOpt = "iraq",
                      snap_km: Snap = 0.0) -> None:
     """ACLED CSV export -> weekly and monthly observation rows."""
@@ -157,7 +140,7 @@ def import_acled_cmd(file: FileArg, out: Out, until: Until = None, theatre: Thea
 
 
 @data_app.command("show")
-@_user_errors
+@user_errors
 def show(source: Annotated[str | None, typer.Option("--source", help="Only this source.")] = None,
          metric: Annotated[str | None, typer.Option("--metric", help="Only this metric.")] = None,
          case: Annotated[str, typer.Option("--case", help="Case whose table to show.")] = "iraq-2020",
@@ -170,7 +153,7 @@ def show(source: Annotated[str | None, typer.Option("--source", help="Only this 
     if metric is not None:
         df = df[df["metric"] == metric]
     if df.empty:
-        raise ValueError(f"no observations match source={source!r} metric={metric!r}")
+        raise ArgumentError(f"no observations match source={source!r} metric={metric!r}")
     t = Table(title=f"observations: {df.attrs.get('path', '')} (until {df.attrs.get('until')})")
     for col in ("source", "metric", "regions", "granularities", "first", "last", "rows"):
         t.add_column(col, justify="right" if col in ("regions", "rows") else "left")

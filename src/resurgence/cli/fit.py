@@ -11,10 +11,11 @@ import typer
 from rich.table import Table
 
 from resurgence.core.atomic import atomic_write_text
+from resurgence.core.errors import ArgumentError
 
 
 def _console():
-    from resurgence.cli.app import console
+    from resurgence.cli.console import console
 
     return console
 
@@ -32,7 +33,8 @@ def calibrate_cmd(
     """Fit the case's uncertain parameters and initial state to every observation series
     up to --until by vectorised ABC-SMC; write the posterior and its diagnostics."""
     from resurgence.calibration.inference import calibrate
-    from resurgence.calibration.predictive import coverage_table, fit_figure, predictive
+    from resurgence.calibration.predictive import coverage_table, predictive
+    from resurgence.report.diagnostics import fit_figure
 
     con = _console()
     until_d = dt.date.fromisoformat(until) if until else None
@@ -81,7 +83,7 @@ def forecast_cmd(
     from resurgence.calibration.forecast import forecast, write_forecast
 
     if out.suffix not in (".csv", ".parquet"):
-        raise ValueError(f"option '--out' = {str(out)!r}: expected a file ending in .csv or .parquet")
+        raise ArgumentError(f"option '--out' = {str(out)!r}: expected a file ending in .csv or .parquet")
     df = forecast(case, scenario, start=dt.date.fromisoformat(start), months=months, runs=runs,
                   seed=seed, posterior=posterior, workers=workers)
     write_forecast(df, out)
@@ -112,10 +114,11 @@ def backtest_cmd(
 ) -> None:
     """Rolling-origin backtest: refit before each quarter of 2019-2020, forecast 1-12 months,
     score with CRPS and interval coverage against naive baselines."""
-    from resurgence.calibration.backtest import backtest, backtest_figure
+    from resurgence.calibration.backtest import backtest
+    from resurgence.report.diagnostics import backtest_figure
 
     if drivers not in ("as-known", "actual"):
-        raise ValueError(f"option '--drivers' = {drivers!r}: expected 'as-known' or 'actual'")
+        raise ArgumentError(f"option '--drivers' = {drivers!r}: expected 'as-known' or 'actual'")
     con = _console()
     res = backtest(case, horizon=horizon, particles=particles, generations=generations, runs=runs,
                    seed=seed, drivers=drivers, workers=workers,

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from resurgence.core.atomic import atomic_write_text
+from resurgence.core.errors import ArgumentError
 
 
 def sensitivity_cmd(
@@ -31,19 +32,19 @@ def sensitivity_cmd(
     from resurgence.analysis.sensitivity import (
         OUTPUTS,
         design_runs,
-        sobol_figure,
         sobol_indices,
         top_factors,
     )
     from resurgence.calibration.posterior import resolve_posterior
-    from resurgence.cli.app import console, progress_bar
+    from resurgence.cli.console import console, progress_bar
+    from resurgence.report.diagnostics import sobol_figure
 
     if top < 1:
-        raise ValueError(f"option '--top' = {top}: expected at least 1")
+        raise ArgumentError(f"option '--top' = {top}: expected at least 1")
     if chunk_size < 1:
-        raise ValueError(f"option '--chunk-size' = {chunk_size}: expected at least 1")
+        raise ArgumentError(f"option '--chunk-size' = {chunk_size}: expected at least 1")
     if workers < 1:
-        raise ValueError(f"option '--workers' = {workers}: expected at least 1")
+        raise ArgumentError(f"option '--workers' = {workers}: expected at least 1")
     runs = design_runs(n, group or None)
     post = resolve_posterior(posterior)
     with progress_bar() as prog:

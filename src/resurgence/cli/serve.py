@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from resurgence.core.errors import ArgumentError
+
 
 def serve_cmd(
     host: Annotated[str, typer.Option(help="Address to bind. Anything but loopback (127.0.0.1, "
@@ -42,7 +44,7 @@ def serve_cmd(
         Catalogue(settings.data_dir).close()  # fail now, with one line, if it is in use
         app = create_app(settings)
     except (SettingsError, CatalogueError) as exc:
-        raise ValueError(str(exc)) from None
+        raise ArgumentError(str(exc)) from None
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s: %(name)s: %(message)s")
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"resurgence serve: http://{shown}:{port}/ (API docs /docs, results in "

@@ -15,10 +15,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from resurgence.model.params import Param
-from resurgence.results.bundle import MetricSpec
 
 if TYPE_CHECKING:
     from resurgence.model.sim import Sim
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str
+    unit: str
+    description: str
+    level: Literal["region", "national"]
+    agg: Literal["sum", "mean", "popmean", "max"] = "sum"  # how the national row is derived
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,8 @@ from resurgence.model.mechanisms.insurgency import Insurgency
 from resurgence.model.mechanisms.militia import Militia
 from resurgence.model.mechanisms.politics import Politics
 from resurgence.model.mechanisms.territory import Territory
-from resurgence.model.module import Module
+from resurgence.model.module import MetricSpec, Module
 from resurgence.model.params import Param, ParamSet
-from resurgence.results.bundle import MetricSpec
 from resurgence.scenario.drivers import Drivers, compile_drivers
 from resurgence.scenario.schema import Scenario
 from resurgence.theatre.theatre import Theatre

@@ -52,7 +52,7 @@ def figures(data: BriefData, folder: Path) -> dict[str, Path]:
     if data.forecast is not None:
         figs["forecast"] = bf.forecast_vs_observed(data.forecast, data.observed, folder / "forecast.png")
     if data.fit_rows is not None:
-        from resurgence.calibration.predictive import fit_figure
+        from resurgence.report.diagnostics import fit_figure
 
         figs["fit"] = fit_figure(data.fit_rows, data.fit_draws, folder / "fit.png")
     data.figures = figs

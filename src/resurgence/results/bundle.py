@@ -16,10 +16,9 @@ import secrets
 import shutil
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -28,6 +27,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from resurgence.core.atomic import atomic_write_text, fsync_dir, sha256_file
+from resurgence.core.errors import BundleError
+from resurgence.model.module import MetricSpec
 
 __all__ = ["FORMAT", "QUANTILES", "Bundle", "BundleError", "BundleWriter", "MetricSpec"]
 
@@ -38,19 +39,6 @@ _WRITER_KEYS = ("format", "files", "metrics", "scenarios", "regions", "national_
                 "start_date", "created", "wall_time_s", "complete")
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DICT = pa.dictionary(pa.int32(), pa.string())
-
-
-class BundleError(ValueError):
-    """A directory is not a complete, readable results bundle."""
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    name: str
-    unit: str
-    description: str
-    level: Literal["region", "national"]
-    agg: Literal["sum", "mean", "popmean", "max"] = "sum"  # how the national row is derived
 
 
 def _lit(s: str | os.PathLike[str]) -> str:
@@ -112,7 +100,7 @@ class BundleWriter:
         self.manifest = dict(manifest)
         json.dumps(self.manifest, default=_json_default)  # fail now, not after the whole run
         if self.out_dir.exists() and not overwrite:
-            raise FileExistsError(f"{self.out_dir} already exists (use --overwrite to replace it)")
+            raise BundleError(f"{self.out_dir}: already exists (pass overwrite to replace it)")
         self.out_dir.parent.mkdir(parents=True, exist_ok=True)
         self.tmp_dir = self.out_dir.with_name(
             f"{self.out_dir.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
@@ -249,7 +237,7 @@ class BundleWriter:
         if not self.out_dir.exists():
             os.rename(self.tmp_dir, self.out_dir)
         elif not self.overwrite:
-            raise FileExistsError(f"{self.out_dir} appeared while writing; not replacing it")
+            raise BundleError(f"{self.out_dir}: appeared while writing; not replacing it")
         else:
             old = self.out_dir.with_name(f"{self.tmp_dir.name}-old")
             os.rename(self.out_dir, old)

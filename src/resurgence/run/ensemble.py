@@ -16,12 +16,13 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
-from resurgence import __version__
-from resurgence.calibration.posterior import Posterior
+from resurgence.core.errors import ArgumentError
 from resurgence.core.timegrid import WeekGrid
+from resurgence.core.version import __version__
 from resurgence.model.params import DEFAULTS_VERSION, ParamSet, defaults_digest
 from resurgence.model.sim import all_metrics, all_params, default_params, simulate_chunk
 from resurgence.results.bundle import Bundle, BundleWriter
@@ -31,6 +32,20 @@ from resurgence.scenario.schema import Scenario, ScenarioError, load_scenario
 from resurgence.theatre.theatre import Theatre, load_theatre
 
 ProgressFn = Callable[[int], None]
+
+
+class Origin(Protocol):
+    """Where runs start and with which per-run parameters: a posterior (see
+    :class:`resurgence.calibration.posterior.Posterior`) or anything shaped like one.
+
+    Run ``i`` takes ``paramset([i])``; every run starts at ``start`` (simulating the known
+    history from there) and reports from the scenario's own start."""
+
+    start: dt.date
+
+    def paramset(self, run_ids: np.ndarray) -> ParamSet: ...
+
+    def manifest_entry(self) -> dict: ...
 
 
 @dataclass
@@ -46,7 +61,7 @@ class EnsembleResult:
 
     def open(self) -> Bundle:
         if self.bundle is None:
-            raise ValueError("this ensemble was run without an output directory")
+            raise ArgumentError("this ensemble was run without an output directory")
         return Bundle.open(self.bundle)
 
 
@@ -54,7 +69,7 @@ def resolve(scenario: Scenario | str | Path, weeks: int | None = None) -> Scenar
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     if weeks is not None:
         if not 1 <= weeks <= 1040:
-            raise ScenarioError(f"option '--weeks' = {weeks}: expected 1 to 1040")
+            raise ScenarioError(f"field 'weeks' = {weeks}: expected 1 to 1040")
         sc = sc.model_copy(update={"weeks": weeks})
     return sc
 
@@ -136,7 +151,7 @@ def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: in
                  out: str | Path | None = None, weeks: int | None = None,
                  theatre: str | Path = "iraq", params: ParamSet | None = None,
                  workers: int = 1, chunk_size: int = 250, overwrite: bool = False,
-                 progress: ProgressFn | None = None, posterior: Posterior | None = None,
+                 progress: ProgressFn | None = None, posterior: Origin | None = None,
                  manifest_extra: dict | None = None,
                  metrics: Sequence[str] | None = None, backend: str = "local") -> EnsembleResult:
     """Run ``runs`` runs of each scenario with root seed ``seed``.
@@ -148,11 +163,11 @@ def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: in
     metrics, or only ``metrics``).
     """
     if runs < 1:
-        raise ValueError(f"option '--runs' = {runs}: expected at least 1")
+        raise ArgumentError(f"field 'runs' = {runs}: expected at least 1")
     if workers < 1:
-        raise ValueError(f"option '--workers' = {workers}: expected at least 1")
+        raise ArgumentError(f"field 'workers' = {workers}: expected at least 1")
     if backend not in ("local", "ray"):
-        raise ValueError(f"option '--backend' = {backend!r}: expected 'local' or 'ray'")
+        raise ArgumentError(f"field 'backend' = {backend!r}: expected 'local' or 'ray'")
     t0 = time.perf_counter()
     scs = [resolve(s, weeks) for s in scenarios]
     th = load_theatre(theatre)
@@ -169,12 +184,12 @@ def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: in
     spinup = None
     if posterior is not None:
         if params is not None:
-            raise ValueError("pass either params or a posterior, not both")
+            raise ArgumentError("pass either params or a posterior, not both")
         params = posterior.paramset(np.arange(runs))
         spinup = posterior.start
     params_all = params if params is not None else default_params(runs)
     if params_all.runs != runs:
-        raise ValueError(f"params hold {params_all.runs} runs, expected {runs}")
+        raise ArgumentError(f"params hold {params_all.runs} runs, expected {runs}")
     for sc in scs:  # unknown parameter overrides fail before anything is written
         scenario_params(sc, params_all)
     theatre_ref = str(th.source_dir) if th.name != "iraq" else "iraq"
@@ -182,13 +197,11 @@ def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: in
     summaries: list[dict[str, list]] = [{} for _ in scs]
     extra = dict(manifest_extra or {})
     if posterior is not None:
-        extra["posterior"] = {"case": posterior.case, "start": posterior.start.isoformat(),
-                              "until": posterior.until.isoformat(), "draws": posterior.size,
-                              **{k: v for k, v in posterior.meta.items() if k in ("seed", "method")}}
+        extra["posterior"] = posterior.manifest_entry()
     specs = [m for m in all_metrics() if metrics is None or m.name in metrics]
     if metrics is not None and len(specs) != len(set(metrics)):
         unknown = sorted(set(metrics) - {m.name for m in specs})
-        raise ValueError(f"unknown metric {unknown[0]!r}")
+        raise ArgumentError(f"field 'metrics' = {unknown[0]!r}: unknown metric (see `resurgence model outcomes`)")
     writer = (_writer(out, scs, th, runs, seed, params_all, overwrite, extra, specs)
               if out else None)
     try:
@@ -249,7 +262,7 @@ def _execute_ray(tasks: Iterator[tuple], workers: int) -> Iterator[tuple]:
     try:
         import ray
     except ImportError:
-        raise ValueError("option '--backend' = 'ray': Ray is not installed "
+        raise ArgumentError("field 'backend' = 'ray': Ray is not installed "
                          "(pip install 'resurgence[ray]')") from None
     if not ray.is_initialized():
         ray.init(num_cpus=None if os.environ.get("RAY_ADDRESS") else workers,

@@ -20,11 +20,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
+from resurgence.core.errors import ScenarioError
+
 DEFAULT_START = dt.date(2020, 12, 1)
-
-
-class ScenarioError(ValueError):
-    """A scenario file or name that cannot be used; the message is one line."""
 
 
 Point = tuple[dt.date, float]

@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from resurgence.core.errors import TheatreError
+
 __all__ = ["Base", "Theatre", "TheatreError", "load_theatre", "packaged_theatres"]
 
 REQUIRED_COLUMNS = ("code", "name", "population", "lat", "lon")
@@ -38,10 +40,6 @@ BASE_COLUMNS = ("name", "region", "lat", "lon", "opened", "closed")
 ADJACENCY_TOLERANCE_DEG = 1e-4  # polygons closer than ~2x this (~20 m) count as touching
 EARTH_RADIUS_KM = 6371.0088
 _TRUE, _FALSE = {"1", "true", "yes", "y", "t"}, {"0", "false", "no", "n", "f", ""}
-
-
-class TheatreError(ValueError):
-    """A theatre directory or one of its files is missing or malformed (one-line message)."""
 
 
 @dataclass(frozen=True)

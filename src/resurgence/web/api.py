@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from resurgence import __version__
+from resurgence.core.version import __version__
 from resurgence.scenario.schema import SCHEDULES, Scenario, scenario_from_dict, shipped_names
 from resurgence.web.jobs import QueueFull
 from resurgence.web.specs import (

@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from resurgence import __version__
+from resurgence.core.version import __version__
 from resurgence.results.bundle import BundleError
 from resurgence.scenario.schema import ScenarioError
 from resurgence.theatre.theatre import TheatreError
