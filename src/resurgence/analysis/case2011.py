@@ -313,7 +313,8 @@ def run_case_2011(draws: int = DRAWS, runs: int = RUNS, seed: int = SEED, worker
     # holding ground and collapse
     hold = res["hold"]
     week_idx = {d: grid.index_of(d) - off for d in HOLD_DATES}
-    by_date = {d: hold[:, : i + 1].any(axis=1) for d, i in week_idx.items()}
+    by_date: dict[dt.date, np.ndarray] = {d: np.asarray(hold[:, : i + 1].any(axis=1))
+                                          for d, i in week_idx.items()}
     ground = pd.DataFrame(_prob_rows(by_date))
     # ISI held no ground in 2009-11: the same probabilities among the runs that agree
     clean = ~res["hold_before"]

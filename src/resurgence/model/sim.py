@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
@@ -135,10 +136,10 @@ class Sim:
     checks at run time that every module touches only what it owns or declared."""
 
     def __init__(self, scenario: Scenario, theatre: Theatre, params: ParamSet,
-                 run_ids: Sequence[int], root_seed: int, drivers: Drivers | None = None,
+                 run_ids: Sequence[int] | np.ndarray, root_seed: int, drivers: Drivers | None = None,
                  *, lever_series: Mapping[str, np.ndarray] | None = None, strict: bool = False):
         self.scenario, self.theatre = scenario, theatre
-        self.drivers = drivers or compile_drivers(scenario, theatre)
+        self.drivers: Any = drivers or compile_drivers(scenario, theatre)
         check_declarations(PLAN, self.drivers.levers, dataclass_fields(self.drivers))
         self.weeks = self.drivers.grid.weeks
         self.run_ids = np.asarray(run_ids, dtype=np.int64)
@@ -151,7 +152,7 @@ class Sim:
             if k in owner:  # observation-model parameters travel along but no module owns them
                 by_module[owner[k]][k] = v[:, None]
         self.params = _Params({m: SimpleNamespace(**d) for m, d in by_module.items()})
-        self.state = State(PLAN)
+        self.state: Any = State(PLAN)
         self.modules = [cls() for cls in PLAN]
         self._layout: dict[str, tuple[int, int, int]] = {}
         col = 0
@@ -160,7 +161,7 @@ class Sim:
             self._layout[m.name] = (col, kr, kn)
             col += self.n_regions * kr + kn
         self.columns = col
-        self.lever_rows: list[dict] = [
+        self.lever_rows: list[Any] = [
             {k: float(v[t]) for k, v in self.drivers.levers.items()} for t in range(self.weeks)]
         if lever_series:
             unknown = sorted(set(lever_series) - set(self.drivers.levers))
@@ -245,7 +246,7 @@ class Sim:
 
 
 def simulate_chunk(scenario: Scenario, theatre: Theatre, params: ParamSet,
-                   run_ids: Sequence[int], root_seed: int,
+                   run_ids: Sequence[int] | np.ndarray, root_seed: int,
                    drivers: Drivers | None = None, *, strict: bool = False) -> dict[str, np.ndarray]:
     """Simulate runs ``run_ids`` (params hold one value per run); returns metric arrays."""
     return Sim(scenario, theatre, params, run_ids, root_seed, drivers,

@@ -111,7 +111,7 @@ def _base_schedule(sc: Scenario, theatre: Theatre, grid: WeekGrid) -> np.ndarray
         if ch.name != "*" and ch.name not in names:
             raise ScenarioError(f"{sc.where(ch, 'bases', i, 'name')} = {ch.name!r}: expected '*' "
                                 f"or one of {', '.join(names)}")
-        cols = list(range(len(names))) if ch.name == "*" else [names.index(ch.name)]
+        cols = np.arange(len(names)) if ch.name == "*" else np.array([names.index(ch.name)])
         if ch.close is not None:
             mask[np.ix_(ords >= ch.close.toordinal(), cols)] = False
         if ch.reopen is not None:

@@ -89,14 +89,14 @@ class Coalition(Module):
         # reach for the last open-base pattern of each run (bases change rarely)
         self._w = {e: np.exp(-dist[None, :, :] / getattr(p, f"reach_{e}_km")[:, :, None])
                    for e in ("isr", "air", "training", "planning")}
-        self._open = None
+        self._open: np.ndarray | None = None
         self._reach_cache: dict[str, np.ndarray] = {}
         self._base_region = np.array([sim.theatre.index(b.region) for b in sim.theatre.bases],
                                      dtype=int)
 
     def _update_reach(self, open_: np.ndarray) -> None:
         if self._open is None:
-            rows = slice(None)
+            rows: slice | np.ndarray = slice(None)
         else:
             changed = (open_ != self._open).any(axis=1)
             if not changed.any():

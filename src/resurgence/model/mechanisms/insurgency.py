@@ -96,7 +96,7 @@ class Insurgency(Module):
         self._presence = th.attrs["is_presence"][None, :]
         self._border = th.flags["syria_border"][None, :].astype(float)
         self._adj = th.adjacency.astype(float)
-        self._P = None  # per-run parameter matrix for the fused kernel (built at first step)
+        self._P: np.ndarray | None = None  # per-run parameter matrix for the fused kernel (built at first step)
         s.fighters = p.is_fighters_0 * self._presence
         s.is_attacks = np.zeros((sim.n, sim.n_regions))
         s.detect = np.zeros((sim.n, sim.n_regions))
