@@ -280,7 +280,27 @@ def run_case_2011(draws: int = DRAWS, runs: int = RUNS, seed: int = SEED, worker
     res = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
     rows = design.rows
-    # IBC deaths per year
+    deaths, incidents = _deaths_table(rows, res, case), _incidents_table(rows, res)
+    ground, collapse, curve = _ground_tables(res, grid, off, th)
+    settings = {"draws": draws, "generations": generations, "runs": runs, "seed": seed,
+                "workers": workers, "history_start": str(case.history_start),
+                "until": str(case.until), "origin": str(ORIGIN), "horizon_end": str(grid.end),
+                "observations": int(len(cal.design.rows)) if cal.design is not None else None,
+                "observations_used": [f"{r.source} {r.metric} {r.period_start.date()}..{r.period_end.date()}"
+                                      for r in cal.design.rows.itertuples()] if cal.design else [],
+                "calibrated": list(case.calibrated), "scenario": sc.name,
+                "scenario_digest": sc.digest(),
+                "share_holding_ground_before_origin": float(res["hold_before"].mean())}
+    out = Case2011Result(post, cal.diagnostics(), deaths, incidents, ground,
+                         _first_hold(res["hold"], grid, off), collapse, curve,
+                         _posterior_table(post, case), settings)
+    out.wall_time_s = time.perf_counter() - t0
+    return out
+
+
+def _deaths_table(rows: pd.DataFrame, res: dict[str, np.ndarray], case: Case) -> pd.DataFrame:
+    """IBC deaths per year: observed against the predictive distribution, with each year's
+    role (fitted, forecast, or straddling the cut-off and so not used)."""
     recs = []
     for k, r in rows.iterrows():
         if r["source"] != "ibc":
@@ -295,8 +315,11 @@ def run_case_2011(draws: int = DRAWS, runs: int = RUNS, seed: int = SEED, worker
                      "median": float(np.median(x)), "p10": float(np.quantile(x, 0.1)),
                      "p90": float(np.quantile(x, 0.9)), "mean_expected": float(res["mu"][:, k].mean()),
                      "observed_quantile": _quantile_of(x, float(r["value"]))})
-    deaths = pd.DataFrame(recs).sort_values("year").reset_index(drop=True)
-    # Musings 2014
+    return pd.DataFrame(recs).sort_values("year").reset_index(drop=True)
+
+
+def _incidents_table(rows: pd.DataFrame, res: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Musings on Iraq incidents per day in 2014 against the predictive distribution."""
     recs = []
     for k, r in rows.iterrows():
         if r["source"] != "musings":
@@ -309,8 +332,13 @@ def run_case_2011(draws: int = DRAWS, runs: int = RUNS, seed: int = SEED, worker
                      "median_per_day": float(np.median(x)), "p10_per_day": float(np.quantile(x, 0.1)),
                      "p90_per_day": float(np.quantile(x, 0.9)),
                      "observed_quantile": _quantile_of(x, r["value"] / days)})
-    incidents = pd.DataFrame(recs)
-    # holding ground and collapse
+    return pd.DataFrame(recs)
+
+
+def _ground_tables(res: dict[str, np.ndarray], grid: WeekGrid, off: int,
+                   th) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """P(IS has held ground by each date), P(collapse) by region and date, and the weekly
+    curves of the figure."""
     hold = res["hold"]
     week_idx = {d: grid.index_of(d) - off for d in HOLD_DATES}
     by_date: dict[dt.date, np.ndarray] = {d: np.asarray(hold[:, : i + 1].any(axis=1))
@@ -338,7 +366,11 @@ def run_case_2011(draws: int = DRAWS, runs: int = RUNS, seed: int = SEED, worker
                                   & (fc[:, [th.index("IQ-NI")]] <= widx[None, :])).mean(axis=0),
         "fighters_median": np.median(res["fighters"][:, off:], axis=0),
         "villages_median": np.median(res["villages"][:, off:], axis=0)})
-    # posterior vs prior
+    return ground, collapse, curve
+
+
+def _posterior_table(post: Posterior, case: Case) -> pd.DataFrame:
+    """Posterior against prior of each calibrated parameter."""
     specs = {p.name: p for p in full_specs()}
     prec = []
     for name in post.draws.columns:
@@ -348,17 +380,4 @@ def run_case_2011(draws: int = DRAWS, runs: int = RUNS, seed: int = SEED, worker
                      "p10": float(np.quantile(v, 0.1)), "p90": float(np.quantile(v, 0.9)),
                      "prior_median": float(pr.dist().median()), "prior": pr.describe(),
                      "prior_p10": float(pr.dist().ppf(0.1)), "prior_p90": float(pr.dist().ppf(0.9))})
-    settings = {"draws": draws, "generations": generations, "runs": runs, "seed": seed,
-                "workers": workers, "history_start": str(case.history_start),
-                "until": str(case.until), "origin": str(ORIGIN), "horizon_end": str(grid.end),
-                "observations": int(len(cal.design.rows)) if cal.design is not None else None,
-                "observations_used": [f"{r.source} {r.metric} {r.period_start.date()}..{r.period_end.date()}"
-                                      for r in cal.design.rows.itertuples()] if cal.design else [],
-                "calibrated": list(case.calibrated), "scenario": sc.name,
-                "scenario_digest": sc.digest(),
-                "share_holding_ground_before_origin": float(res["hold_before"].mean())}
-    out = Case2011Result(post, cal.diagnostics(), deaths, incidents, ground,
-                         _first_hold(hold, grid, off), collapse, curve, pd.DataFrame(prec),
-                         settings)
-    out.wall_time_s = time.perf_counter() - t0
-    return out
+    return pd.DataFrame(prec)
