@@ -1,7 +1,8 @@
 """Ensembles: many runs of one or more scenarios, chunked, optionally in worker processes,
 streamed into a results bundle.
 
-Chunks are units of work only. Every run's randomness comes from its run index (see
+Chunks are units of work only (see :mod:`resurgence.run.executors` for where they run and
+:mod:`resurgence.run.prepare` for what they run). Every run's randomness comes from its run index (see
 :mod:`resurgence.engine`), so results are bit-identical whatever ``chunk_size`` and
 ``workers``. Scenarios of one ensemble share run indices, seeds and per-run parameters:
 common random numbers, so their paired differences are policy effects, not noise.
@@ -10,10 +11,11 @@ common random numbers, so their paired differences are policy effects, not noise
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -21,15 +23,27 @@ from typing import Protocol
 import numpy as np
 
 from resurgence.core.errors import ArgumentError
-from resurgence.core.timegrid import WeekGrid
 from resurgence.core.version import __version__
 from resurgence.model.params import DEFAULTS_VERSION, ParamSet, defaults_digest
-from resurgence.model.sim import all_metrics, all_params, default_params, simulate_chunk
+from resurgence.model.sim import all_metrics, all_params, default_params
 from resurgence.results.bundle import Bundle, BundleWriter
-from resurgence.results.outcomes import run_summaries
+from resurgence.results.outcomes import SUMMARIES
+from resurgence.run.executors import execute, map_runs
+from resurgence.run.prepare import chunks, resolve, scenario_params, simulate_spun, spun_up
 from resurgence.scenario.drivers import compile_drivers
-from resurgence.scenario.schema import Scenario, ScenarioError, load_scenario
+from resurgence.scenario.schema import Scenario, ScenarioError
 from resurgence.theatre.theatre import Theatre, load_theatre
+
+__all__ = ["DEFAULT_METRICS", "EnsembleResult", "Origin", "chunks", "map_runs", "resolve",
+           "run_ensemble", "scenario_params", "simulate_spun", "spun_up"]
+
+#: What ``resurgence run`` and ``compare`` write by default (``--metrics all`` writes all 30):
+#: the metrics the brief, the web app and the SQL examples of docs/results.md read.
+DEFAULT_METRICS: tuple[str, ...] = (
+    "is_attacks", "is_attacks_infra", "is_fighters", "is_villages", "militia_attacks_us",
+    "militia_campaign", "iran_influence", "host_strength", "isr_coverage", "grievance",
+    "us_troops", "bases_open", "us_leverage", "political_pressure", "is_holds_ground",
+    "exit_ordered", "be_coordination")
 
 ProgressFn = Callable[[int], None]
 
@@ -65,107 +79,31 @@ class EnsembleResult:
         return Bundle.open(self.bundle)
 
 
-def resolve(scenario: Scenario | str | Path, weeks: int | None = None) -> Scenario:
-    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    if weeks is not None:
-        if not 1 <= weeks <= 1040:
-            raise ScenarioError(f"field 'weeks' = {weeks}: expected 1 to 1040")
-        sc = sc.model_copy(update={"weeks": weeks})
-    return sc
-
-
-def scenario_params(sc: Scenario, base: ParamSet) -> ParamSet:
-    """Apply a scenario's parameter overrides; unknown names are a ScenarioError."""
-    if not sc.params:
-        return base
-    unknown = sorted(set(sc.params) - set(base.specs))
-    if unknown:
-        raise ScenarioError(f"{sc.name}: field 'params.{unknown[0]}': unknown parameter "
-                            f"(see `resurgence model params`)")
-    return base.with_overrides(sc.params)
-
-
-def chunks(runs: int, chunk_size: int) -> list[np.ndarray]:
-    return [np.arange(i, min(i + chunk_size, runs)) for i in range(0, runs, chunk_size)]
-
-
-def spun_up(sc: Scenario, spinup: dt.date | None) -> tuple[Scenario, int]:
-    """The scenario extended back to ``spinup`` on its own weekly grid, and the number of
-    weeks of spin-up to drop from the outputs."""
-    if spinup is None or spinup >= sc.start:
-        return sc, 0
-    off = -(-(sc.start - spinup).days // 7)
-    start = sc.start - dt.timedelta(days=7 * off)
-    return sc.model_copy(update={"start": start, "weeks": sc.weeks + off}), off
-
-
-def simulate_spun(sc: Scenario, theatre: Theatre, params: ParamSet, run_ids: np.ndarray,
-                  seed: int, spinup: dt.date | None = None) -> dict[str, np.ndarray]:
-    full, off = spun_up(sc, spinup)
-    out = simulate_chunk(full, theatre, params, run_ids, seed)
-    return {k: v[:, off:] for k, v in out.items()} if off else out
-
-
-def _work(args) -> tuple[int, np.ndarray, dict[str, np.ndarray] | None, dict[str, np.ndarray]]:
-    si, sc, theatre_ref, params, run_ids, seed, spinup, keep = args
-    theatre = load_theatre(theatre_ref)
-    out = simulate_spun(sc, theatre, params, run_ids, seed, spinup)
-    summ = run_summaries(out, theatre, WeekGrid(sc.start, sc.weeks))
-    # without a bundle only the per-run summaries travel back (not ~70 MB of series a chunk)
-    return si, run_ids, (out if keep else None), summ
-
-
-def _tasks(scs, theatre_ref, params_all, runs, chunk_size, seed, spinup,
-           keep: bool) -> Iterator[tuple]:
-    for ids in chunks(runs, chunk_size):
-        for si, sc in enumerate(scs):
-            yield (si, sc, theatre_ref, scenario_params(sc, params_all).take(ids), ids, seed,
-                   spinup, keep)
-
-
-def _map_work(args):
-    sc, theatre_ref, params, run_ids, seed, spinup, fn = args
-    theatre = load_theatre(theatre_ref)
-    return fn(simulate_spun(sc, theatre, params, run_ids, seed, spinup), params, run_ids)
-
-
-def map_runs(sc: Scenario, params: ParamSet, run_ids: np.ndarray, seed: int, fn: Callable,
-             *, theatre: str | Path = "iraq", spinup: dt.date | None = None,
-             chunk_size: int = 250, workers: int = 1) -> list:
-    """Simulate runs ``run_ids`` (``params`` holds one value per run) in chunks and apply
-    ``fn(arrays, params_chunk, run_ids_chunk)`` to each chunk in the worker; results come
-    back in chunk order. ``fn`` must be picklable (a module-level function or partial)."""
-    run_ids = np.asarray(run_ids)
-    th = load_theatre(theatre)
-    ref = str(th.source_dir) if th.name != "iraq" else "iraq"
-    tasks = ((sc, ref, params.take(np.arange(i, min(i + chunk_size, len(run_ids)))),
-              run_ids[i:i + chunk_size], seed, spinup, fn)
-             for i in range(0, len(run_ids), chunk_size))
-    if workers == 1:
-        return [_map_work(t) for t in tasks]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(_map_work, tasks))
-
-
 def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: int, *,
                  out: str | Path | None = None, weeks: int | None = None,
                  theatre: str | Path = "iraq", params: ParamSet | None = None,
                  workers: int = 1, chunk_size: int = 250, overwrite: bool = False,
                  progress: ProgressFn | None = None, posterior: Origin | None = None,
                  manifest_extra: dict | None = None,
-                 metrics: Sequence[str] | None = None, backend: str = "local") -> EnsembleResult:
+                 metrics: Sequence[str] | None = None, backend: str = "local",
+                 resume: bool = False) -> EnsembleResult:
     """Run ``runs`` runs of each scenario with root seed ``seed``.
 
     ``params`` holds one value per run (e.g. posterior draws); by default every run uses the
     versioned defaults. With a ``posterior``, run ``i`` uses draw ``i mod D`` and every run
     starts at the posterior's start date (spin-up through the history), reporting from the
     scenario's start. With ``out``, the per-run series stream into a results bundle (all
-    metrics, or only ``metrics``).
+    metrics, or only ``metrics``); with ``resume``, the committed chunks of a killed run of the
+    same command (same scenarios, runs, seed, metrics, chunk size) are kept and only the rest
+    simulated, to the same bundle. Without ``out`` memory stays bounded whatever ``runs``
+    (per-run parameters are made chunk by chunk; only the per-run summaries are kept).
     """
     if runs < 1:
         raise ArgumentError(f"field 'runs' = {runs}: expected at least 1")
     if workers < 1:
         raise ArgumentError(f"field 'workers' = {workers}: expected at least 1")
+    if chunk_size < 1:
+        raise ArgumentError(f"field 'chunk_size' = {chunk_size}: expected at least 1")
     if backend not in ("local", "ray"):
         raise ArgumentError(f"field 'backend' = {backend!r}: expected 'local' or 'ray'")
     t0 = time.perf_counter()
@@ -185,16 +123,21 @@ def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: in
     if posterior is not None:
         if params is not None:
             raise ArgumentError("pass either params or a posterior, not both")
-        params = posterior.paramset(np.arange(runs))
         spinup = posterior.start
-    params_all = params if params is not None else default_params(runs)
-    if params_all.runs != runs:
-        raise ArgumentError(f"params hold {params_all.runs} runs, expected {runs}")
+    elif params is not None and params.runs != runs:
+        raise ArgumentError(f"params hold {params.runs} runs, expected {runs}")
+
+    def params_for(ids: np.ndarray) -> ParamSet:  # the same values as taking from all runs
+        if posterior is not None:
+            return posterior.paramset(ids)
+        return params.take(ids) if params is not None else default_params(len(ids))
+
+    probe = params_for(np.arange(1))
     for sc in scs:  # unknown parameter overrides fail before anything is written
-        scenario_params(sc, params_all)
+        scenario_params(sc, probe)
     theatre_ref = str(th.source_dir) if th.name != "iraq" else "iraq"
     result = EnsembleResult(scs, runs, seed)
-    summaries: list[dict[str, list]] = [{} for _ in scs]
+    result.summaries = {sc.name: {s.name: np.full(runs, np.nan) for s in SUMMARIES} for sc in scs}
     extra = dict(manifest_extra or {})
     if posterior is not None:
         extra["posterior"] = posterior.manifest_entry()
@@ -202,18 +145,33 @@ def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: in
     if metrics is not None and len(specs) != len(set(metrics)):
         unknown = sorted(set(metrics) - {m.name for m in specs})
         raise ArgumentError(f"field 'metrics' = {unknown[0]!r}: unknown metric (see `resurgence model outcomes`)")
-    writer = (_writer(out, scs, th, runs, seed, params_all, overwrite, extra, specs)
-              if out else None)
+    writer = None
+    if out:
+        full = params_for(np.arange(runs))  # digests in the manifest
+        writer = _writer(out, scs, th, runs, seed, full, overwrite, extra, specs,
+                         resume=resume, chunk_size=chunk_size)
+        del full
     try:
-        tasks = _tasks(scs, theatre_ref, params_all, runs, chunk_size, seed, spinup,
-                       writer is not None)
-        for si, ids, arrays, summ in _execute(tasks, workers, backend):
+        done = writer.committed if writer is not None else {}
+        for (name, _first), rec in done.items():
+            ids = np.arange(rec["runs"][0], rec["runs"][1] + 1)
+            for k, v in rec["summaries"].items():
+                result.summaries[name][k][ids] = v
+            if progress:
+                progress(len(ids))
+        keep = {m.name for m in specs} if writer is not None else None
+        tasks = ((si, sc, theatre_ref, scenario_params(sc, params_for(ids)), ids, seed, spinup, keep)
+                 for ids in chunks(runs, chunk_size) for si, sc in enumerate(scs)
+                 if (sc.name, int(ids[0])) not in done)
+        for si, ids, arrays, summ in execute(tasks, workers, backend):
+            name = scs[si].name
             if writer is not None:
                 regional = {m.name: arrays[m.name] for m in specs if m.level == "region"}
                 national = {m.name: arrays[m.name] for m in specs if m.level == "national"}
-                writer.write_chunk(scs[si].name, ids, regional, national)
+                writer.write_chunk(name, ids, regional, national,
+                                   extra={"summaries": {k: v.tolist() for k, v in summ.items()}})
             for k, v in summ.items():
-                summaries[si].setdefault(k, []).append((ids, v))
+                result.summaries[name][k][ids] = v
             if progress:
                 progress(len(ids))
         if writer is not None:
@@ -222,65 +180,12 @@ def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: in
         if writer is not None:
             writer.abort()
         raise
-    for sc, summ in zip(scs, summaries, strict=True):
-        result.summaries[sc.name] = {k: _ordered(parts, runs) for k, parts in summ.items()}
     result.wall_time_s = time.perf_counter() - t0
     return result
 
 
-def _ordered(parts: list[tuple[np.ndarray, np.ndarray]], runs: int) -> np.ndarray:
-    out = np.empty(runs)
-    for ids, v in parts:
-        out[ids] = v
-    return out
-
-
-def _execute(tasks: Iterator[tuple], workers: int, backend: str = "local") -> Iterator[tuple]:
-    if backend == "ray":
-        yield from _execute_ray(tasks, workers)
-        return
-    if workers == 1:
-        for task in tasks:
-            yield _work(task)
-        return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        pending = set()
-        for task in tasks:
-            pending.add(pool.submit(_work, task))
-            if len(pending) >= 2 * workers:  # bounded queue: memory does not grow with runs
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for f in done:
-                    yield f.result()
-        for f in pending:
-            yield f.result()
-
-
-def _execute_ray(tasks: Iterator[tuple], workers: int) -> Iterator[tuple]:
-    """Scale out on Ray (``pip install resurgence[ray]``): each chunk is a Ray task. Results are
-    bit-identical to local execution because every run's stream depends on its index only.
-    Connects to a running cluster if ``RAY_ADDRESS`` is set, else starts a local one."""
-    try:
-        import ray
-    except ImportError:
-        raise ArgumentError("field 'backend' = 'ray': Ray is not installed "
-                         "(pip install 'resurgence[ray]')") from None
-    if not ray.is_initialized():
-        ray.init(num_cpus=None if os.environ.get("RAY_ADDRESS") else workers,
-                 include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
-    remote = ray.remote(_work)
-    pending: list = []
-    for task in tasks:
-        pending.append(remote.remote(task))
-        if len(pending) >= 2 * max(workers, 1):  # bounded in-flight work
-            done, pending = ray.wait(pending, num_returns=1)
-            yield from ray.get(done)
-    while pending:
-        done, pending = ray.wait(pending, num_returns=1)
-        yield from ray.get(done)
-
-
 def _writer(out, scs, th: Theatre, runs, seed, params: ParamSet, overwrite,
-            extra: dict, metric_specs) -> BundleWriter:
+            extra: dict, metric_specs, *, resume: bool, chunk_size: int) -> BundleWriter:
     specs = all_params()
     manifest = {
         "package": "resurgence", "version": __version__, "seed": int(seed), "runs": int(runs),
@@ -296,6 +201,10 @@ def _writer(out, scs, th: Theatre, runs, seed, params: ParamSet, overwrite,
         "host": {"cpu_count": os.cpu_count()},
         **extra,
     }
+    # a killed run is resumed only by the same command: same manifest, metrics and chunking
+    key = hashlib.sha256(json.dumps([manifest, [m.name for m in metric_specs], chunk_size],
+                                    sort_keys=True, default=str).encode()).hexdigest()
     return BundleWriter(out, regions=list(th.codes), national_code=th.national_code,
                         metrics=metric_specs, start_date=scs[0].start, weeks=scs[0].weeks,
-                        manifest=manifest, overwrite=overwrite, region_weights=th.population)
+                        manifest=manifest, overwrite=overwrite, region_weights=th.population,
+                        scenarios=[s.name for s in scs], resume=resume, run_key=key)
