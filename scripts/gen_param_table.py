@@ -42,6 +42,7 @@ _PARAM_HEADER = ["name", "module", "default", "units", "prior", "claims", "sourc
 
 def params_md() -> str:
     from resurgence.calibration.inference.obsmodel import OBS_PARAMS
+
     from resurgence.model.params import DEFAULTS_VERSION, defaults_digest
     from resurgence.model.sim import PLAN, all_params
 
