@@ -7,6 +7,9 @@ common random numbers.
 
 from __future__ import annotations
 
+import sys
+import types
+
 from resurgence.core.version import __version__
 
 __all__ = ["__version__", "brief", "calibrate", "compare", "forecast", "run"]
@@ -74,3 +77,17 @@ def calibrate(*args, **kwargs):
     from resurgence.calibration.inference import calibrate as _calibrate
 
     return _calibrate(*args, **kwargs)
+
+
+class _Package(types.ModuleType):
+    """``resurgence.run`` names both the run stage (a subpackage, reached by ``import
+    resurgence.run.ensemble`` or ``from resurgence.run import ...``) and the short-form
+    function above: importing the subpackage must not replace the function on the package."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "run" and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
