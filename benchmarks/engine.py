@@ -42,7 +42,7 @@ import numpy as np
 
 from resurgence.core.rng import run_generator
 from resurgence.model.sim import Sim, default_params, simulate_chunk
-from resurgence.run.ensemble import chunks, resolve, run_ensemble
+from resurgence.runs.ensemble import chunks, resolve, run_ensemble
 from resurgence.scenario.drivers import compile_drivers
 from resurgence.theatre.theatre import load_theatre
 

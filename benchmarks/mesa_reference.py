@@ -30,7 +30,7 @@ from resurgence.scenario.schema.drivers import compile_drivers
 from resurgence.theatre.theatre.theatre import load_theatre
 
 from resurgence.model.sim import all_params
-from resurgence.run.ensemble import resolve
+from resurgence.runs.ensemble import resolve
 
 REGIONAL_METRICS = (
     "isr_coverage", "air_coverage", "training_coverage", "planning_coverage", "host_strength",

@@ -16,7 +16,7 @@ from resurgence.calibration.inference import history_setup
 from resurgence.cli.case2011 import case2011_cmd
 from resurgence.model.sim import default_params, simulate_chunk
 from resurgence.report.case2011 import save_figure
-from resurgence.run.ensemble import run_ensemble, spun_up
+from resurgence.runs.ensemble import run_ensemble, spun_up
 from resurgence.scenario.drivers import compile_drivers
 from resurgence.scenario.schema import load_scenario
 

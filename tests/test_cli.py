@@ -249,7 +249,7 @@ def test_error_during_run_is_one_line_on_stderr(cli, tmp_path) -> None:
 def test_a_bug_shows_as_a_bug_not_as_a_user_error(cli, monkeypatch, tmp_path) -> None:
     """A non-user exception exits 70 with a crash report naming the exception and where
     it was raised; a user error of the same command exits 2 with one line."""
-    import resurgence.run.ensemble as ensemble  # the CLI imports it when a command runs
+    import resurgence.runs.ensemble as ensemble  # the CLI imports it when a command runs
 
     def boom(*args, **kwargs):
         raise KeyError("internal_key")

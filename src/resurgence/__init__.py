@@ -7,9 +7,6 @@ common random numbers.
 
 from __future__ import annotations
 
-import sys
-import types
-
 from resurgence.core.version import __version__
 
 __all__ = ["__version__", "brief", "calibrate", "compare", "forecast", "run"]
@@ -43,10 +40,10 @@ def _posterior(posterior, start):
 
 def run(scenarios, runs: int = 200, seed: int = 1, *, posterior="shipped", **kwargs):
     """Run scenarios (names, paths or ``Scenario`` objects) as one paired ensemble; see
-    :func:`resurgence.run.ensemble.run_ensemble`. Like ``resurgence run``, the default
+    :func:`resurgence.runs.ensemble.run_ensemble`. Like ``resurgence run``, the default
     ``posterior="shipped"`` uses the calibrated iraq-2020 draws (``"none"``: versioned
     defaults; or a posterior file or object)."""
-    from resurgence.run.ensemble import resolve, run_ensemble
+    from resurgence.runs.ensemble import resolve, run_ensemble
 
     scs = [resolve(s) for s in ([scenarios] if isinstance(scenarios, str) else scenarios)]
     return run_ensemble(scs, runs, seed, posterior=_posterior(posterior, scs[0].start), **kwargs)
@@ -56,7 +53,7 @@ def compare(a, b, runs: int = 200, seed: int = 1, *, posterior="shipped", **kwar
     """Paired contrasts B - A under common random numbers (list of ``Contrast``), with the
     same default parameters as ``resurgence compare`` (the shipped posterior)."""
     from resurgence.analysis.contrasts import contrast
-    from resurgence.run.ensemble import resolve, run_ensemble
+    from resurgence.runs.ensemble import resolve, run_ensemble
 
     sa, sb = resolve(a), resolve(b)
     if sb.name == sa.name:
@@ -77,17 +74,3 @@ def calibrate(*args, **kwargs):
     from resurgence.calibration.inference import calibrate as _calibrate
 
     return _calibrate(*args, **kwargs)
-
-
-class _Package(types.ModuleType):
-    """``resurgence.run`` names both the run stage (a subpackage, reached by ``import
-    resurgence.run.ensemble`` or ``from resurgence.run import ...``) and the short-form
-    function above: importing the subpackage must not replace the function on the package."""
-
-    def __setattr__(self, name: str, value: object) -> None:
-        if name == "run" and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

@@ -33,7 +33,7 @@ from resurgence.calibration.posterior import Posterior, full_specs, resolve_post
 from resurgence.core.version import __version__
 from resurgence.model.params import DEFAULTS_VERSION
 from resurgence.results.bundle import Bundle
-from resurgence.run.ensemble import resolve, run_ensemble
+from resurgence.runs.ensemble import resolve, run_ensemble
 from resurgence.scenario.schema import Scenario, scenario_from_dict
 from resurgence.theatre.theatre import load_theatre
 

@@ -52,7 +52,7 @@ from resurgence.core.errors import ArgumentError
 from resurgence.model.params import ParamSet
 from resurgence.model.sim import PLAN, Sim, all_params
 from resurgence.results.outcomes import SUMMARY_BY_NAME
-from resurgence.run.ensemble import resolve, spun_up
+from resurgence.runs.ensemble import resolve, spun_up
 from resurgence.scenario.drivers import compile_drivers
 from resurgence.scenario.schema import Scenario, Schedules
 from resurgence.theatre.theatre import Theatre, load_theatre

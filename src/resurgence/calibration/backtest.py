@@ -23,7 +23,7 @@ import scoringrules as sr
 from resurgence.calibration.cases import case_observations, get_case
 from resurgence.calibration.forecast import forecast
 from resurgence.calibration.inference import calibrate
-from resurgence.run.ensemble import resolve
+from resurgence.runs.ensemble import resolve
 from resurgence.scenario.schema import BaseChange, Scenario, Schedules
 from resurgence.theatre.theatre import load_theatre
 

@@ -56,7 +56,7 @@ def run(scenario: Annotated[str, typer.Argument(help="Shipped scenario name or p
     """Run one scenario as a Monte Carlo ensemble and write a results bundle."""
     from resurgence.analysis.contrasts import contrast
     from resurgence.calibration.posterior import resolve_posterior
-    from resurgence.run.ensemble import resolve, run_ensemble
+    from resurgence.runs.ensemble import resolve, run_ensemble
 
     sc = resolve(scenario, weeks)
     post = _usable(resolve_posterior(posterior), sc)
@@ -78,7 +78,7 @@ def run(scenario: Annotated[str, typer.Argument(help="Shipped scenario name or p
 
 
 def _metrics(choice: str) -> list[str] | None:
-    from resurgence.run.ensemble import DEFAULT_METRICS
+    from resurgence.runs.ensemble import DEFAULT_METRICS
 
     if choice.strip() == "all":
         return None
@@ -120,7 +120,7 @@ def compare(a: Annotated[str, typer.Argument(help="Reference scenario (name or p
     """Compare two scenarios run with common random numbers: paired differences B - A."""
     from resurgence.analysis.contrasts import contrast
     from resurgence.calibration.posterior import resolve_posterior
-    from resurgence.run.ensemble import resolve, run_ensemble
+    from resurgence.runs.ensemble import resolve, run_ensemble
 
     sa, sb = resolve(a, weeks), resolve(b, weeks)
     if sb.name == sa.name:  # the same name twice: keep both, distinguishable
@@ -253,7 +253,7 @@ def model_outcomes() -> None:
 def model_metrics() -> None:
     """List the per-week metrics a results bundle can hold (`run --metrics`)."""
     from resurgence.model.sim import all_metrics
-    from resurgence.run.ensemble import DEFAULT_METRICS
+    from resurgence.runs.ensemble import DEFAULT_METRICS
 
     table = Table(title="bundle metrics (* = written by default)")
     for col in ("name", "level", "unit", "description"):

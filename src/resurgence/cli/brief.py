@@ -104,7 +104,7 @@ def claims_cmd(
     from resurgence.analysis.claims import evaluate, learning_ratios
     from resurgence.calibration.cases import get_case
     from resurgence.calibration.posterior import full_specs, resolve_posterior
-    from resurgence.run.ensemble import run_ensemble
+    from resurgence.runs.ensemble import run_ensemble
 
     console, err = _consoles()
     post = resolve_posterior(posterior)

@@ -32,7 +32,7 @@ from resurgence.calibration.observations import load_observations
 from resurgence.calibration.posterior import Posterior, full_specs
 from resurgence.core.errors import ArgumentError
 from resurgence.core.timegrid import WeekGrid
-from resurgence.run.ensemble import map_runs, resolve, scenario_params, spun_up
+from resurgence.runs.ensemble import map_runs, resolve, scenario_params, spun_up
 from resurgence.scenario.schema import Scenario, Schedules
 from resurgence.theatre.theatre import load_theatre
 

@@ -1,8 +1,8 @@
 """Ensembles: many runs of one or more scenarios, chunked, optionally in worker processes,
 streamed into a results bundle.
 
-Chunks are units of work only (see :mod:`resurgence.run.executors` for where they run and
-:mod:`resurgence.run.prepare` for what they run). Every run's randomness comes from its run index (see
+Chunks are units of work only (see :mod:`resurgence.runs.executors` for where they run and
+:mod:`resurgence.runs.prepare` for what they run). Every run's randomness comes from its run index (see
 :mod:`resurgence.engine`), so results are bit-identical whatever ``chunk_size`` and
 ``workers``. Scenarios of one ensemble share run indices, seeds and per-run parameters:
 common random numbers, so their paired differences are policy effects, not noise.
@@ -28,8 +28,8 @@ from resurgence.model.params import DEFAULTS_VERSION, ParamSet, defaults_digest
 from resurgence.model.sim import all_metrics, all_params, default_params
 from resurgence.results.bundle import Bundle, BundleWriter
 from resurgence.results.outcomes import SUMMARIES
-from resurgence.run.executors import execute, map_runs
-from resurgence.run.prepare import chunks, resolve, scenario_params, simulate_spun, spun_up
+from resurgence.runs.executors import execute, map_runs
+from resurgence.runs.prepare import chunks, resolve, scenario_params, simulate_spun, spun_up
 from resurgence.scenario.drivers import compile_drivers
 from resurgence.scenario.schema import Scenario, ScenarioError
 from resurgence.theatre.theatre import Theatre, load_theatre

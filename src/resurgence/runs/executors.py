@@ -13,7 +13,7 @@ from resurgence.core.errors import ArgumentError
 from resurgence.core.timegrid import WeekGrid
 from resurgence.model.params import ParamSet
 from resurgence.results.outcomes import run_summaries
-from resurgence.run.prepare import simulate_spun
+from resurgence.runs.prepare import simulate_spun
 from resurgence.scenario.schema import Scenario
 from resurgence.theatre.theatre import load_theatre
 
