@@ -23,12 +23,12 @@ import numpy as np
 from resurgence.core.errors import ArgumentError
 from resurgence.core.timegrid import WeekGrid
 from resurgence.core.version import __version__
-from resurgence.model.params import DEFAULTS_VERSION, ParamSet, defaults_digest
+from resurgence.model.params import DEFAULTS_VERSION, ParamSet, check_overrides, defaults_digest
 from resurgence.model.sim import all_metrics, all_params, default_params, simulate_chunk
 from resurgence.results.bundle import Bundle, BundleWriter
 from resurgence.results.outcomes import run_summaries
 from resurgence.scenario.drivers import compile_drivers
-from resurgence.scenario.schema import Scenario, ScenarioError, load_scenario
+from resurgence.scenario.schema import Scenario, ScenarioError, check_spinup, load_scenario
 from resurgence.theatre.theatre import Theatre, load_theatre
 
 ProgressFn = Callable[[int], None]
@@ -75,14 +75,10 @@ def resolve(scenario: Scenario | str | Path, weeks: int | None = None) -> Scenar
 
 
 def scenario_params(sc: Scenario, base: ParamSet) -> ParamSet:
-    """Apply a scenario's parameter overrides; unknown names are a ScenarioError."""
+    """Apply a scenario's parameter overrides, checked by ``check_overrides``."""
     if not sc.params:
         return base
-    unknown = sorted(set(sc.params) - set(base.specs))
-    if unknown:
-        raise ScenarioError(f"{sc.name}: field 'params.{unknown[0]}': unknown parameter "
-                            f"(see `resurgence model params`)")
-    return base.with_overrides(sc.params)
+    return base.with_overrides(check_overrides(base.specs, sc.params, sc.name))
 
 
 def chunks(runs: int, chunk_size: int) -> list[np.ndarray]:
@@ -187,6 +183,8 @@ def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: in
             raise ArgumentError("pass either params or a posterior, not both")
         params = posterior.paramset(np.arange(runs))
         spinup = posterior.start
+        for sc in scs:
+            check_spinup(sc, spinup)
     params_all = params if params is not None else default_params(runs)
     if params_all.runs != runs:
         raise ArgumentError(f"params hold {params_all.runs} runs, expected {runs}")
