@@ -103,8 +103,10 @@ class Param:
     def support(self) -> tuple[float, float, bool, str]:
         """``(lo, hi, lo_open, why)``: the values this parameter may take.
 
-        Declared ``lo``/``hi`` win; otherwise a log-normal prior needs ``>= 0`` (``> 0`` for
-        a divisor: a negative-binomial ``*_dispersion`` or a ``*_capacity``), a beta prior
+        Declared ``lo``/``hi`` win; otherwise a ceiling (``*_capacity``, ``*_max``,
+        ``*_ceiling``) needs at least a tenth of its default, a negative-binomial
+        ``*_dispersion`` needs ``> 0``, a log-normal prior ``>= 0`` (0 switches a mechanism
+        off), a beta prior
         ``[0, 1]``, a truncated normal its ``[lo, hi]``, and a parameter whose default is
         >= 0 (a rate, a share, a capacity) needs ``>= 0``. Above, every parameter is bounded
         by :data:`MAGNITUDE` times the largest of its default, its prior's bounds and 1, and a
@@ -114,7 +116,9 @@ class Param:
         scale = max(abs(self.default), 1.0,
                     *(abs(x) for x in (pr.a, pr.b) if k in ("uniform", "lognormal")))
         lo, hi, lo_open, why = -MAGNITUDE * scale, MAGNITUDE * scale, False, "magnitude bound"
-        if k == "lognormal" and self.name.endswith(DIVISORS):
+        if self.name.endswith(CEILINGS) and self.default > 0:
+            lo, why = self.default * CEILING_FLOOR, "a ceiling: at least a tenth of its default"
+        elif self.name.endswith(DIVISORS):
             lo, lo_open, why = 0.0, True, "a divisor"
         elif k == "lognormal":  # 0 is allowed: it switches a mechanism off
             lo, why = 0.0, "log-normal prior"
@@ -156,7 +160,9 @@ class Param:
 
 MAGNITUDE = 100.0
 RATE_CAPS = {"1/week": 1.0, "1/yr": 52.0}  # a weekly step cannot move more than all of it
-DIVISORS = ("_dispersion", "_capacity")  # names of parameters that divide: must be > 0
+DIVISORS = ("_dispersion",)  # negative-binomial sizes divide: > 0
+CEILINGS = ("_capacity", "_max", "_ceiling")  # logistic ceilings: far below the state, it blows up
+CEILING_FLOOR = 0.1
 
 
 def check_overrides(specs: Mapping[str, Param], overrides: Mapping[str, float],

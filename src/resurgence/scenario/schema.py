@@ -222,7 +222,8 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     p = Path(name_or_path)
     if p.suffix == ".toml" or p.is_file():
         if not p.is_file():
-            raise ScenarioError(f"{p}: no such scenario file")
+            what = "a directory, not a scenario file" if p.is_dir() else "no such scenario file"
+            raise ScenarioError(f"{p}: {what}")
         label, data = _read_file(p)
         real = p.resolve()
         return _resolve(label, data, real, real.parent)
