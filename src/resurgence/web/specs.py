@@ -33,6 +33,12 @@ ScenarioSpec = Annotated[str | dict[str, Any], Field(
                 "scenario TOML file; 'base' may name a shipped scenario)")]
 
 
+Label = Annotated[str | None, Field(
+    max_length=80, pattern=r"^[^\x00-\x1f\x7f]*$",
+    description="a label for the job (plain text, at most 80 characters, no control "
+                "characters); returned in the job's JSON")]
+
+
 class ApiError(Exception):
     """An error answered with ``status`` and ``{"error": message}``."""
 
@@ -52,6 +58,7 @@ class _Body(BaseModel):
     posterior: Literal["shipped", "none"] = Field(
         "shipped", description="'shipped': calibrated iraq-2020 draws, runs spin up from 2018; "
         "'none': versioned defaults from the scenario start")
+    label: Label = None
 
 
 class RunRequest(_Body):
@@ -68,6 +75,7 @@ class JobAccepted(BaseModel):
     status: str
     kind: str
     scenarios: list[str]
+    label: str | None = None
     links: dict[str, str]
 
 
@@ -175,8 +183,11 @@ def run_scenarios(body: RunRequest | CompareRequest, settings: Settings) -> list
                                "scenario", body.posterior)]
     a = check_scenario(resolve_spec(body.a, "a"), settings, body.weeks, "a", body.posterior)
     b = check_scenario(resolve_spec(body.b, "b"), settings, body.weeks, "b", body.posterior)
-    if a.name == b.name:  # the same scenario twice: keep both, distinguishable
-        b = b.model_copy(update={"name": f"{b.name}-b"[:64]})
+    if a.name == b.name:
+        if a.digest() != b.digest():
+            raise ApiError(422, f"scenarios 'a' and 'b' differ but share the name {a.name!r}: "
+                           "rename one")
+        b = b.model_copy(update={"name": f"{b.name[:62]}-b"})  # the same one twice: keep both
     if (a.start, a.weeks) != (b.start, b.weeks):
         raise ApiError(422, f"scenarios 'a' and 'b' must share 'start' and 'weeks': got "
                        f"{a.start}+{a.weeks}w and {b.start}+{b.weeks}w")
