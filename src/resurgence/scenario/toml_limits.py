@@ -7,7 +7,8 @@ from a user is first scanned, in one linear pass without recursion, for
 * its size: at most :data:`MAX_BYTES` (1 MiB);
 * the nesting of arrays and inline tables: at most :data:`MAX_DEPTH` (32) levels;
 * the parts of one dotted key or table header: at most :data:`MAX_KEY_PARTS` (32);
-* the number of ``key = value`` pairs: at most :data:`MAX_KEYS` (10,000).
+* the number of ``key = value`` pairs and table headers: at most :data:`MAX_KEYS` (10,000);
+* the number of array items (commas): at most :data:`MAX_ITEMS` (20,000).
 
 A shipped scenario uses under a tenth of each. The scan is a bound, not a parser: it only
 skips strings and comments, and :mod:`tomllib` still decides what is valid. Every refusal is
@@ -17,6 +18,7 @@ one :class:`~resurgence.core.errors.ScenarioError` line naming the source.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,8 @@ MAX_DEPTH = 32
 MAX_KEY_PARTS = 32
 MAX_KEYS = 10_000
 
-_KEY_END = frozenset("=\n,{}[]")
+MAX_ITEMS = 20_000
+_INTERESTING = re.compile(r"[#\"'.\[\]{}=,\n]")
 
 
 def _skip_string(text: str, i: int) -> int:
@@ -60,13 +63,19 @@ def _skip_string(text: str, i: int) -> int:
 
 
 def check_shape(text: str, source: str) -> None:
-    """Raise ScenarioError if ``text`` is nested too deeply or has too many keys or parts."""
+    """Raise ScenarioError if ``text`` is too large, nested too deeply, or has too many keys,
+    key parts or array items."""
     if len(text) > MAX_BYTES:
         raise ScenarioError(f"{source}: {len(text):,} characters: at most {MAX_BYTES:,} in a "
                             "scenario")
-    depth = parts = keys = 0
+    depth = parts = keys = items = 0
     i, n = 0, len(text)
-    while i < n:
+
+    def line() -> int:
+        return text.count("\n", 0, i) + 1
+
+    while (m := _INTERESTING.search(text, i)) is not None:
+        i = m.start()
         c = text[i]
         if c == "#":
             j = text.find("\n", i)
@@ -75,24 +84,33 @@ def check_shape(text: str, source: str) -> None:
         if c in "\"'":
             i = _skip_string(text, i)
             continue
-        if c in _KEY_END:
-            parts = 0
-            if c in "[{":
-                depth += 1
-                if depth > MAX_DEPTH:
-                    raise ScenarioError(f"{source}: arrays or tables nested more than "
-                                        f"{MAX_DEPTH} deep (line {text.count(chr(10), 0, i) + 1})")
-            elif c in "]}":
-                depth = max(0, depth - 1)
-            elif c == "=":
-                keys += 1
-                if keys > MAX_KEYS:
-                    raise ScenarioError(f"{source}: more than {MAX_KEYS:,} keys in a scenario")
-        elif c == "." and not (0 < i < n - 1 and text[i - 1].isdigit() and text[i + 1].isdigit()):
-            parts += 1
-            if parts >= MAX_KEY_PARTS:
-                raise ScenarioError(f"{source}: a dotted key with more than {MAX_KEY_PARTS} parts "
-                                    f"(line {text.count(chr(10), 0, i) + 1})")
+        if c == ".":
+            if not (0 < i < n - 1 and text[i - 1].isdigit() and text[i + 1].isdigit()):
+                parts += 1
+                if parts >= MAX_KEY_PARTS:
+                    raise ScenarioError(f"{source}: a dotted key with more than "
+                                        f"{MAX_KEY_PARTS} parts (line {line()})")
+            i += 1
+            continue
+        parts = 0
+        if c in "[{":
+            if c == "[" and depth == 0 and not text[text.rfind("\n", 0, i) + 1:i].strip():
+                keys += 1  # a table header counts as a key
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ScenarioError(f"{source}: arrays or tables nested more than {MAX_DEPTH} "
+                                    f"deep (line {line()})")
+        elif c in "]}":
+            depth = max(0, depth - 1)
+        elif c == ",":
+            items += 1
+            if items > MAX_ITEMS:
+                raise ScenarioError(f"{source}: more than {MAX_ITEMS:,} array items or inline "
+                                    "keys in a scenario")
+        if c == "=":
+            keys += 1
+        if keys > MAX_KEYS:
+            raise ScenarioError(f"{source}: more than {MAX_KEYS:,} keys or tables in a scenario")
         i += 1
 
 
