@@ -255,3 +255,48 @@ def test_read_only_home_does_not_crash_the_cli(tmp_path) -> None:
         r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                            timeout=120, cwd=tmp_path)
         assert r.returncode == 0, r.stderr
+
+
+# --- OS errors on CLI paths ---------------------------------------------------------------
+
+def _cli(args: list[str]):
+    from typer.testing import CliRunner
+
+    from resurgence.cli.app import app
+
+    return CliRunner().invoke(app, args)
+
+
+def _one_line_exit_2(res, names: str) -> None:
+    assert res.exit_code == 2, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in res.output and names in lines[0], res.stderr
+
+
+@pytest.mark.parametrize("scenario", ["missing.toml", "dir.toml", "a" * 300 + ".toml",
+                                      "bin.toml", "deep.toml"])
+def test_cli_bad_scenario_paths_exit_2_naming_the_path(tmp_path, scenario) -> None:
+    (tmp_path / "dir.toml").mkdir()
+    (tmp_path / "bin.toml").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff")
+    (tmp_path / "deep.toml").write_text("x = " + "[" * 600 + "]" * 600, encoding="utf-8")
+    path = tmp_path / scenario
+    res = _cli(["run", str(path), "--out", str(tmp_path / "out"), "--runs", "2"])
+    _one_line_exit_2(res, str(path)[:120])
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("target", ["/sys/resurgence-out", "/proc/self/resurgence-out"])
+def test_cli_unwritable_targets_exit_2_naming_the_target(target) -> None:
+    res = _cli(["run", "stay-3000", "--out", target, "--runs", "2", "--weeks", "4",
+                "--posterior", "none"])
+    _one_line_exit_2(res, f"{target}:")
+
+
+def test_cli_far_start_is_one_line_not_a_spin_up(tmp_path) -> None:
+    path = write(tmp_path, "far.toml", 'name = "far"\nstart = 9999-12-01\n')
+    res = _cli(["run", str(path), "--out", str(tmp_path / "out"), "--runs", "2"])
+    _one_line_exit_2(res, "field 'start'")
+    path = write(tmp_path, "late.toml", 'name = "late"\nstart = 2060-12-01\nweeks = 4\n')
+    res = _cli(["run", str(path), "--out", str(tmp_path / "out"), "--runs", "2"])
+    _one_line_exit_2(res, "at most 520 weeks")
+    assert not (tmp_path / "out").exists()
