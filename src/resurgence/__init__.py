@@ -7,7 +7,10 @@ common random numbers.
 
 from __future__ import annotations
 
+from resurgence.core import jitcache
 from resurgence.core.version import __version__
+
+jitcache.configure()  # before anything imports numba: a read-only home must not crash us
 
 __all__ = ["__version__", "brief", "calibrate", "compare", "forecast", "run"]
 

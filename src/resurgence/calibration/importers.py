@@ -7,7 +7,8 @@ columns of ``observations.csv`` (see :mod:`resurgence.observations`) and carries
 for region-periods without events.
 
 Nothing is dropped silently: each malformed row (wrong number of fields, unparseable or missing
-date, missing/invalid coordinates, coordinates outside every polygon, non-numeric deaths) is
+date, a date outside 1989-01-01..2030-12-31, missing/invalid coordinates, coordinates outside
+every polygon, non-numeric, non-finite or negative deaths) is
 listed in the :class:`ImportReport` with its line number, column, value and reason; rows
 dated after ``until`` are refused and counted.  ``rows_read == rows_used + malformed_rows +
 refused_after_until`` always holds.
@@ -15,6 +16,7 @@ refused_after_until`` always holds.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 from collections import Counter
@@ -48,6 +50,7 @@ ACLED_REQUIRED = ("event_date", "event_type", "actor1", "actor2", "latitude", "l
 KM_PER_DEG = 111.32
 _ISO = r"\d{4}-\d{2}-\d{2}(?:[ T][0-9:.]*)?"  # GED official exports append " 00:00:00.000"
 _MAX_VALUE_CHARS = 60
+DATE_WINDOW = (dt.date(1989, 1, 1), dt.date(2030, 12, 31))  # UCDP GED starts in 1989
 
 
 @dataclass(frozen=True)
@@ -85,9 +88,10 @@ def _read_records(path: Path, required: Sequence[str], source: str
                   ) -> tuple[pd.DataFrame, list[Issue]]:
     """The required columns as strings plus ``_line``; rows of the wrong width become issues."""
     if not path.is_file():
-        raise ImportFormatError(f"{path}: no such file")
+        raise ImportFormatError(f"{path}: {'a directory' if path.is_dir() else 'no such file'}")
+    encoding = _encoding(path)
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
+        with open(path, newline="", encoding=encoding) as fh:
             reader = csv.reader(fh)
             header = next(reader, None)
             if header is None or not any(h.strip() for h in header):
@@ -112,7 +116,10 @@ def _read_records(path: Path, required: Sequence[str], source: str
                 lines.append(start)
                 rows.append([rec[i].strip() for i in idx])
     except UnicodeDecodeError as e:
-        raise ImportFormatError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+        line, col = _bad_byte(path, encoding)
+        raise ImportFormatError(f"{path}: not {encoding.upper().removesuffix('-SIG')} text "
+                                f"({e.reason} at line {line}, column {col}); save it as "
+                                "UTF-8") from None
     except csv.Error as e:
         raise ImportFormatError(f"{path}: cannot parse CSV: {e}") from None
     if not rows and not issues:
@@ -122,6 +129,37 @@ def _read_records(path: Path, required: Sequence[str], source: str
     return df, issues
 
 
+def _encoding(path: Path) -> str:
+    """UTF-8 (with or without a byte-order mark) or UTF-16 with a byte-order mark; anything
+    else is refused when it fails to decode as UTF-8."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and not head.startswith(
+            codecs.BOM_UTF32_LE):
+        return "utf-16"
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        raise ImportFormatError(f"{path}: UTF-32 text is not supported; save it as UTF-8")
+    return "utf-8-sig"
+
+
+def _bad_byte(path: Path, encoding: str) -> tuple[int, int]:
+    """Line and column (1-based, in bytes) of the first byte that does not decode."""
+    dec = codecs.getincrementaldecoder(encoding)()
+    line, col = 1, 1
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 16):
+            try:
+                dec.decode(chunk)
+            except UnicodeDecodeError as e:
+                head = chunk[:e.start]
+                nl = head.rfind(b"\n")
+                return line + head.count(b"\n"), (e.start - nl if nl >= 0 else col + e.start)
+            nl = chunk.rfind(b"\n")
+            line += chunk.count(b"\n")
+            col = len(chunk) - nl if nl >= 0 else col + len(chunk)
+    return line, col
+
+
 def _flag(issues: list[Issue], df: pd.DataFrame, bad: np.ndarray, col: str, reason: str,
           ok: np.ndarray) -> None:
     """Record an issue for rows that are ``bad`` and still ``ok``; clear their ``ok``."""
@@ -129,6 +167,14 @@ def _flag(issues: list[Issue], df: pd.DataFrame, bad: np.ndarray, col: str, reas
     for line, v in zip(df["_line"].to_numpy()[sel], df[col].to_numpy()[sel], strict=True):
         issues.append(Issue(int(line), col, str(v)[:_MAX_VALUE_CHARS], reason))
     ok &= ~bad
+
+
+def _window(df: pd.DataFrame, dates: np.ndarray, col: str, issues: list[Issue],
+            ok: np.ndarray) -> None:
+    """Flag dates outside :data:`DATE_WINDOW` (an event export of Iraq since 1989)."""
+    lo, hi = (np.datetime64(d, "D") for d in DATE_WINDOW)
+    _flag(issues, df, ~np.isnat(dates) & ((dates < lo) | (dates > hi)), col,
+          f"date outside {DATE_WINDOW[0]}..{DATE_WINDOW[1]}", ok)
 
 
 def _parse_dates(s: pd.Series, *, dmy: bool = False) -> np.ndarray:
@@ -148,7 +194,9 @@ def _numbers(df: pd.DataFrame, col: str, issues: list[Issue], ok: np.ndarray,
     x = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
     _flag(issues, df, (raw == "").to_numpy(), col, f"missing {what}", ok)
     _flag(issues, df, np.isnan(x), col, f"{what} is not a number", ok)
-    _flag(issues, df, ~((x >= lo) & (x <= hi)), col, f"{what} outside [{lo:g}, {hi:g}]", ok)
+    _flag(issues, df, np.isinf(x), col, f"{what} is not finite", ok)
+    _flag(issues, df, ~((x >= lo) & (x <= hi)), col, f"{what} below {lo:g}" if hi == np.inf
+          else f"{what} outside [{lo:g}, {hi:g}]", ok)
     return x
 
 
@@ -298,6 +346,8 @@ def import_ged(path: str | Path, theatre: Theatre | str = "iraq", *,
     start, end = _parse_dates(df["date_start"]), _parse_dates(df["date_end"])
     _flag(issues, df, np.isnat(start), "date_start", "unparseable date (want YYYY-MM-DD)", ok)
     _flag(issues, df, np.isnat(end), "date_end", "unparseable date (want YYYY-MM-DD)", ok)
+    _window(df, start, "date_start", issues, ok)
+    _window(df, end, "date_end", issues, ok)
     _flag(issues, df, end < start, "date_end", "date_end before date_start", ok)
     lat = _numbers(df, "latitude", issues, ok, -90, 90, "latitude")
     lon = _numbers(df, "longitude", issues, ok, -180, 180, "longitude")
@@ -333,6 +383,7 @@ def import_acled(path: str | Path, theatre: Theatre | str = "iraq", *,
     date = _parse_dates(df["event_date"], dmy=True)
     _flag(issues, df, np.isnat(date), "event_date",
           "unparseable date (want YYYY-MM-DD or '15 January 2020')", ok)
+    _window(df, date, "event_date", issues, ok)
     lat = _numbers(df, "latitude", issues, ok, -90, 90, "latitude")
     lon = _numbers(df, "longitude", issues, ok, -180, 180, "longitude")
     fat = _numbers(df, "fatalities", issues, ok, 0, np.inf, "fatalities")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 import tempfile
 import traceback
@@ -40,8 +41,14 @@ def fail(msg: object) -> typer.Exit:
     return typer.Exit(EX_USAGE)
 
 
+_TEMP = re.compile(r"^\.?(?P<name>.+?)\.tmp-\d+-[0-9a-f]+$")  # core.atomic's temp siblings
+
+
 def _os_message(exc: OSError) -> str:
-    path = exc.filename if exc.filename is not None else ""
+    """``path: reason``, naming the target rather than the temp file written beside it."""
+    path = str(exc.filename) if exc.filename is not None else ""
+    if path and (m := _TEMP.match(os.path.basename(path))):
+        path = os.path.join(os.path.dirname(path), m["name"])
     reason = exc.strerror or str(exc)
     return f"{path}: {reason}" if path else reason
 

@@ -1,8 +1,9 @@
 """``resurgence data``: import UCDP GED / ACLED exports and inspect the packaged observations.
 
 Registered by :mod:`resurgence.cli` as ``app.add_typer(data_app, name="data")``.  Bad input
-(missing file, missing required column, empty file, bad option) exits with status 2 and one
-line on stderr, writes nothing and never prints a traceback.
+(missing file, missing required column, empty file, bad option, an existing output without
+``--overwrite``) exits with status 2 and one line on stderr, writes nothing and never prints a
+traceback; the output is written whole or not at all.
 """
 
 from __future__ import annotations
@@ -105,11 +106,24 @@ Snap = Annotated[float, typer.Option(
     "nearest region (0 = report them as malformed).")]
 
 
-def _run_import(kind: str, file: Path, out: Path, until: str | None, theatre: str,
-                snap_km: float) -> None:
-    cutoff = _date(until)
+Overwrite = Annotated[bool, typer.Option(
+    "--overwrite", help="Replace the output file if it exists (it is replaced whole, never "
+    "half-written).")]
+
+
+def _check_out(out: Path, overwrite: bool) -> None:
     if not out.parent.is_dir():
         raise ArgumentError(f"{out}: output directory {out.parent} does not exist")
+    if out.is_dir():
+        raise ArgumentError(f"{out}: a directory, not an output file")
+    if out.exists() and not overwrite:
+        raise ArgumentError(f"{out}: exists; pass --overwrite to replace it")
+
+
+def _run_import(kind: str, file: Path, out: Path, until: str | None, theatre: str,
+                snap_km: float, overwrite: bool = False) -> None:
+    cutoff = _date(until)
+    _check_out(out, overwrite)
     if snap_km < 0:
         raise ArgumentError(f"--snap-km must be >= 0: {snap_km}")
     th = load_theatre(theatre)
@@ -119,24 +133,28 @@ def _run_import(kind: str, file: Path, out: Path, until: str | None, theatre: st
         _print_report(report, 0, None)
         raise ArgumentError(f"{file}: no usable rows ({report.malformed_rows} malformed, "
                          f"{report.refused_after_until} after --until); nothing written")
-    write_observations(rows, out)
+    _check_out(out, overwrite)  # again: the import may have taken a while
+    try:
+        write_observations(rows, out)  # atomically: a temp file renamed over the target
+    except OSError as exc:  # name the target, not the temp file beside it
+        raise OSError(exc.errno, exc.strerror or str(exc), str(out)) from None
     _print_report(report, len(rows), out)
 
 
 @import_app.command("ged")
 @user_errors
 def import_ged_cmd(file: FileArg, out: Out, until: Until = None, theatre: TheatreOpt = "iraq",
-                   snap_km: Snap = 0.0) -> None:
+                   snap_km: Snap = 0.0, overwrite: Overwrite = False) -> None:
     """UCDP GED CSV (HDX or official layout) -> weekly and monthly observation rows."""
-    _run_import("ged", file, out, until, theatre, snap_km)
+    _run_import("ged", file, out, until, theatre, snap_km, overwrite)
 
 
 @import_app.command("acled")
 @user_errors
 def import_acled_cmd(file: FileArg, out: Out, until: Until = None, theatre: TheatreOpt = "iraq",
-                     snap_km: Snap = 0.0) -> None:
+                     snap_km: Snap = 0.0, overwrite: Overwrite = False) -> None:
     """ACLED CSV export -> weekly and monthly observation rows."""
-    _run_import("acled", file, out, until, theatre, snap_km)
+    _run_import("acled", file, out, until, theatre, snap_km, overwrite)
 
 
 @data_app.command("show")

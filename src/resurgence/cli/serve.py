@@ -24,6 +24,9 @@ def serve_cmd(
     max_weeks: Annotated[int, typer.Option(help="Longest horizon (weeks) one request may ask for.")] = 520,
     max_jobs: Annotated[int, typer.Option(help="Jobs running at once (worker processes).")] = 2,
     queue: Annotated[int, typer.Option(help="Jobs that may wait for a worker; more get 503.")] = 8,
+    read_token_required: Annotated[bool, typer.Option(
+        "--read-token-required", help="Reads under /api (jobs, results) need the token too "
+        "(all but /api/health); needs --token.")] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve the web app (scenario editor, runs with progress, charts, map, comparison,
@@ -39,7 +42,7 @@ def serve_cmd(
     try:
         settings = Settings(host=host, port=port, token=token, data_dir=data_dir,
                             max_runs=max_runs, max_weeks=max_weeks, max_jobs=max_jobs,
-                            queue=queue)
+                            queue=queue, read_token_required=read_token_required)
         settings.check_bind()
         Catalogue(settings.data_dir).close()  # fail now, with one line, if it is in use
         app = create_app(settings)

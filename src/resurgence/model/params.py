@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from resurgence.core.errors import ScenarioError, field_error
 
 DEFAULTS_VERSION = "2020.1"
 
@@ -90,10 +93,88 @@ class Param:
     claims: tuple[str, ...] = ()
     source: str = "judgement"
     module: str = ""
+    lo: float | None = None  # declared bounds (inclusive); else inferred, see support()
+    hi: float | None = None
 
     @property
     def uncertain(self) -> bool:
         return self.prior.kind != "fixed"
+
+    def support(self) -> tuple[float, float, bool, str]:
+        """``(lo, hi, lo_open, why)``: the values this parameter may take.
+
+        Declared ``lo``/``hi`` win; otherwise a ceiling (``*_capacity``, ``*_max``,
+        ``*_ceiling``) needs at least a tenth of its default, a negative-binomial
+        ``*_dispersion`` needs ``> 0``, a log-normal prior ``>= 0`` (0 switches a mechanism
+        off), a beta prior
+        ``[0, 1]``, a truncated normal its ``[lo, hi]``, and a parameter whose default is
+        >= 0 (a rate, a share, a capacity) needs ``>= 0``. Above, every parameter is bounded
+        by :data:`MAGNITUDE` times the largest of its default, its prior's bounds and 1, and a
+        rate in 1/week by 1 (1/yr by 52): beyond that the weekly steps blow up to inf/NaN,
+        which an override must not reach."""
+        pr, k = self.prior, self.prior.kind
+        scale = max(abs(self.default), 1.0,
+                    *(abs(x) for x in (pr.a, pr.b) if k in ("uniform", "lognormal")))
+        lo, hi, lo_open, why = -MAGNITUDE * scale, MAGNITUDE * scale, False, "magnitude bound"
+        if self.name.endswith(CEILINGS) and self.default > 0:
+            lo, why = self.default * CEILING_FLOOR, "a ceiling: at least a tenth of its default"
+        elif self.name.endswith(DIVISORS):
+            lo, lo_open, why = 0.0, True, "a divisor"
+        elif k == "lognormal":  # 0 is allowed: it switches a mechanism off
+            lo, why = 0.0, "log-normal prior"
+        elif k == "beta":
+            lo, hi, why = 0.0, 1.0, "beta prior"
+        elif k == "truncnormal":
+            lo, hi, why = pr.lo, pr.hi, "truncated-normal prior"
+        elif self.default >= 0:
+            lo, why = 0.0, "a non-negative quantity"
+        if self.units in RATE_CAPS and hi > RATE_CAPS[self.units]:
+            hi, why = RATE_CAPS[self.units], f"{why}; a rate in {self.units}"
+        if self.lo is not None:
+            lo, lo_open, why = self.lo, False, "declared bounds"
+        if self.hi is not None:
+            hi, why = self.hi, "declared bounds"
+        return lo, hi, lo_open, why
+
+    def problem(self, value: float) -> str | None:
+        """Why ``value`` cannot be this parameter's value (None when it can)."""
+        try:
+            v = float(value)
+        except (TypeError, ValueError, OverflowError):
+            return "expected a number"
+        if not math.isfinite(v):
+            return "expected a finite number"
+        lo, hi, lo_open, why = self.support()
+        if (v <= lo if lo_open else v < lo) or v > hi:
+            left = "(" if lo_open else "["
+            return f"expected a value in {left}{lo:g}, {hi:g}] ({why}; units: {self.units})"
+        return None
+
+    def check(self, value: float, where: str | None = None) -> float:
+        """``value`` as a float, or a one-line ScenarioError naming ``params.<name>``."""
+        bad = self.problem(value)
+        if bad:
+            raise field_error(f"params.{self.name}", value, bad, ScenarioError, where)
+        return float(value)
+
+
+MAGNITUDE = 100.0
+RATE_CAPS = {"1/week": 1.0, "1/yr": 52.0}  # a weekly step cannot move more than all of it
+DIVISORS = ("_dispersion",)  # negative-binomial sizes divide: > 0
+CEILINGS = ("_capacity", "_max", "_ceiling")  # logistic ceilings: far below the state, it blows up
+CEILING_FLOOR = 0.1
+
+
+def check_overrides(specs: Mapping[str, Param], overrides: Mapping[str, float],
+                    where: str | None = None) -> dict[str, float]:
+    """The one check of parameter overrides (CLI, Python API and web): every name known and
+    every value inside its parameter's :meth:`Param.support`; ScenarioError otherwise."""
+    unknown = sorted(set(overrides) - set(specs))
+    if unknown:
+        msg = (f"field 'params.{unknown[0][:60]}': unknown parameter (see `resurgence model "
+               "params`)")
+        raise ScenarioError(f"{where}: {msg}" if where else msg)
+    return {name: specs[name].check(v, where) for name, v in overrides.items()}
 
 
 @dataclass

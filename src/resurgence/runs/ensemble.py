@@ -31,7 +31,7 @@ from resurgence.results.outcomes import SUMMARIES
 from resurgence.runs.executors import execute, map_runs
 from resurgence.runs.prepare import chunks, resolve, scenario_params, simulate_spun, spun_up
 from resurgence.scenario.drivers import compile_drivers
-from resurgence.scenario.schema import Scenario, ScenarioError
+from resurgence.scenario.schema import Scenario, ScenarioError, check_spinup
 from resurgence.theatre.theatre import Theatre, load_theatre
 
 __all__ = ["DEFAULT_METRICS", "EnsembleResult", "Origin", "chunks", "map_runs", "resolve",
@@ -124,6 +124,8 @@ def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: in
         if params is not None:
             raise ArgumentError("pass either params or a posterior, not both")
         spinup = posterior.start
+        for sc in scs:
+            check_spinup(sc, spinup)
     elif params is not None and params.runs != runs:
         raise ArgumentError(f"params hold {params.runs} runs, expected {runs}")
 

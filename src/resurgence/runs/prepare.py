@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from resurgence.model.params import ParamSet
+from resurgence.model.params import ParamSet, check_overrides
 from resurgence.model.sim import simulate_chunk
 from resurgence.scenario.schema import Scenario, ScenarioError, load_scenario
 from resurgence.theatre.theatre import Theatre
@@ -23,14 +23,11 @@ def resolve(scenario: Scenario | str | Path, weeks: int | None = None) -> Scenar
 
 
 def scenario_params(sc: Scenario, base: ParamSet) -> ParamSet:
-    """Apply a scenario's parameter overrides; unknown names are a ScenarioError."""
+    """Apply a scenario's parameter overrides, checked by ``check_overrides`` (names known,
+    values finite and inside each parameter's support)."""
     if not sc.params:
         return base
-    unknown = sorted(set(sc.params) - set(base.specs))
-    if unknown:
-        raise ScenarioError(f"{sc.name}: field 'params.{unknown[0]}': unknown parameter "
-                            f"(see `resurgence model params`)")
-    return base.with_overrides(sc.params)
+    return base.with_overrides(check_overrides(base.specs, sc.params, sc.name))
 
 
 def chunks(runs: int, chunk_size: int) -> list[np.ndarray]:

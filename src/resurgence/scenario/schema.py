@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
@@ -21,11 +20,16 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from resurgence.core.errors import ScenarioError
+from resurgence.scenario import toml_limits
 
 DEFAULT_START = dt.date(2020, 12, 1)
+DATE_MIN, DATE_MAX = dt.date(2000, 1, 1), dt.date(2100, 12, 31)  # every date of a scenario
+MAX_WEEKS = 1040  # a scenario's horizon (20 years)
+MAX_SPINUP_WEEKS = 520  # weeks simulated before the start (from a posterior's start date)
+MAX_BASE_CHAIN = 16  # scenarios in one chain of bases
 
-
-Point = tuple[dt.date, float]
+Date = Annotated[dt.date, Field(ge=DATE_MIN, le=DATE_MAX)]
+Point = tuple[Date, float]
 
 #: US troops in Iraq in late 2020 (DoD, September 2020 cut to 3,000): the troop schedule's
 #: default and the reference at which the model's enabler levels equal 1 (``troops_ref``).
@@ -54,12 +58,12 @@ ShockKind = Literal["strike", "expulsion_vote", "pandemic_wave", "protest_wave",
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Shock(_Strict):
     _origin: str | None = PrivateAttr(default=None)  # "file: field 'shocks.i" for messages
-    date: dt.date
+    date: Date
     kind: ShockKind
     region: str = "IQ"
     magnitude: Annotated[float, Field(ge=0.0, le=10.0)] = 1.0
@@ -70,8 +74,8 @@ class Shock(_Strict):
 class BaseChange(_Strict):
     _origin: str | None = PrivateAttr(default=None)
     name: str = Field(description="base name as in the theatre's bases.csv, or '*' for all")
-    close: dt.date | None = None
-    reopen: dt.date | None = None
+    close: Date | None = None
+    reopen: Date | None = None
 
 
 class Policy(_Strict):
@@ -82,7 +86,6 @@ class Policy(_Strict):
 
 
 class Schedules(_Strict):
-    model_config = ConfigDict(extra="forbid", frozen=True)
     troops: list[Point] | None = None
     isr: list[Point] | None = None
     air: list[Point] | None = None
@@ -120,8 +123,8 @@ class Scenario(_Strict):
     description: str = ""
     base: str | None = None
     claims: list[str] = []
-    start: dt.date = DEFAULT_START
-    weeks: Annotated[int, Field(ge=1, le=1040)] = 104
+    start: Date = DEFAULT_START
+    weeks: Annotated[int, Field(ge=1, le=MAX_WEEKS)] = 104
     schedules: Schedules = Schedules()
     bases: list[BaseChange] = []
     shocks: list[Shock] = []
@@ -142,6 +145,15 @@ class Scenario(_Strict):
         return getattr(self.schedules, lever) or []
 
 
+def check_spinup(sc: Scenario, spinup: dt.date | None, label: str | None = None) -> None:
+    """Refuse a run that would simulate more than :data:`MAX_SPINUP_WEEKS` weeks from
+    ``spinup`` (e.g. a posterior's start) before the scenario's start."""
+    if spinup is not None and (sc.start - spinup).days > 7 * MAX_SPINUP_WEEKS:
+        raise ScenarioError(f"{label or sc.name}: field 'start' = {sc.start}: runs from a "
+                            f"posterior spin up from {spinup}: at most {MAX_SPINUP_WEEKS} weeks "
+                            "before the start (or run without a posterior)")
+
+
 def _format_error(source: str, err: ValidationError) -> str:
     e = err.errors()[0]
     loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
@@ -159,22 +171,15 @@ def shipped_names() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
-def _read(name_or_path: str | Path) -> tuple[str, dict, Path | None]:
-    p = Path(name_or_path)
-    if p.suffix == ".toml" or p.is_file():
-        if not p.is_file():
-            raise ScenarioError(f"{p}: no such scenario file")
-        text, label, folder = p.read_text(encoding="utf-8"), str(p), p.parent
-    else:
-        res = resources.files("resurgence.scenario") / "shipped" / f"{name_or_path}.toml"
-        if not res.is_file():
-            raise ScenarioError(f"unknown scenario {str(name_or_path)!r}: expected a file path or "
-                                f"one of {', '.join(shipped_names())}")
-        text, label, folder = res.read_text(encoding="utf-8"), f"{name_or_path}.toml", None
-    try:
-        return label, tomllib.loads(text), folder
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{label}: TOML syntax error: {exc}") from None
+def _read_shipped(name: str) -> tuple[str, dict]:
+    res = resources.files("resurgence.scenario") / "shipped" / f"{name}.toml"
+    label = f"{name}.toml"
+    return label, toml_limits.loads(res.read_text(encoding="utf-8"), label)
+
+
+def _read_file(p: Path) -> tuple[str, dict]:
+    label = str(p)
+    return label, toml_limits.loads(toml_limits.read_text(p, label), label)
 
 
 def parse_scenario(data: dict, source: str = "<scenario>") -> Scenario:
@@ -205,32 +210,94 @@ def scenario_from_dict(data: dict, source: str = "<scenario>") -> Scenario:
     ``base``, which must name a shipped scenario (no file paths are taken from such input)."""
     base = data.get("base") if isinstance(data, dict) else None
     if base is not None and base not in shipped_names():
-        raise ScenarioError(f"{source}: field 'base' = {base!r}: expected one of "
+        shown = repr(base)[:60] if isinstance(base, str) else type(base).__name__
+        raise ScenarioError(f"{source}: field 'base' = {shown}: expected one of "
                             f"{', '.join(shipped_names())}")
-    return _resolve(source, data, None, ())
+    return _resolve(source, data, None, None)
 
 
-def load_scenario(name_or_path: str | Path, _seen: tuple[str, ...] = ()) -> Scenario:
-    """Load a shipped scenario by name or a TOML file by path, resolving its ``base``."""
-    label, data, folder = _read(name_or_path)
-    return _resolve(label, data, folder, _seen)
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """Load a shipped scenario by name or a TOML file by path, resolving its ``base``.
+
+    A ``base`` is a shipped scenario's name or a ``.toml`` path relative to the file that
+    names it, which must lie inside the first file's directory (real paths: links and
+    ``..`` resolved); a chain of bases is at most :data:`MAX_BASE_CHAIN` long and may not
+    come back to a file it has passed. Each refusal is one line naming the chain."""
+    p = Path(name_or_path)
+    if p.suffix == ".toml" or p.is_file():
+        if not p.is_file():
+            what = "a directory, not a scenario file" if p.is_dir() else "no such scenario file"
+            raise ScenarioError(f"{p}: {what}")
+        label, data = _read_file(p)
+        real = p.resolve()
+        return _resolve(label, data, real, real.parent)
+    name = str(name_or_path)
+    if name not in shipped_names():
+        raise ScenarioError(f"unknown scenario {name[:80]!r}: expected a file path or one of "
+                            f"{', '.join(shipped_names())}")
+    label, data = _read_shipped(name)
+    return _resolve(label, data, None, None)
 
 
-def _resolve(label: str, data: dict, folder: Path | None, _seen: tuple[str, ...]) -> Scenario:
-    if label in _seen:
-        raise ScenarioError(f"{label}: field 'base' makes a cycle: {' -> '.join(_seen + (label,))}")
-    sc = parse_scenario(data, label)
-    for i, sh in enumerate(sc.shocks):  # remember where each item came from, for messages
-        sh._origin = f"{label}: field 'shocks.{i}"
-    for i, b in enumerate(sc.bases):
-        b._origin = f"{label}: field 'bases.{i}"
-    if sc.base is None:
-        return sc
-    base_ref: str | Path = sc.base
-    if folder is not None and (folder / sc.base).suffix == ".toml":
-        base_ref = folder / sc.base
-    try:
-        base = load_scenario(base_ref, _seen + (label,))
-    except ScenarioError as exc:
-        raise ScenarioError(f"{label}: field 'base' = {sc.base!r}: {exc}") from None
-    return _merge(base, sc, set(data))
+def _open_base(base: str, parent: str, path: Path | None, root: Path | None
+               ) -> tuple[str, dict, Path | None, str]:
+    """(label, data, real path or None, identity) of the base ``parent`` names."""
+    if base.endswith(".toml"):
+        if path is None or root is None:
+            raise ScenarioError(f"{parent}: field 'base' = {base[:80]!r}: expected a shipped "
+                                f"scenario name ({', '.join(shipped_names())}); only scenario "
+                                "files may name a file")
+        target = path.parent / base
+        real = target.resolve()
+        if not real.is_relative_to(root):
+            raise ScenarioError(f"{parent}: field 'base' = {base[:80]!r}: outside the scenario's "
+                                f"directory {root}")
+        if not real.is_file():
+            raise ScenarioError(f"{parent}: field 'base' = {base[:80]!r}: no such scenario file "
+                                f"{target}")
+        label, data = _read_file(target)
+        return label, data, real, str(real)
+    if base not in shipped_names():
+        raise ScenarioError(f"{parent}: field 'base' = {base[:80]!r}: unknown scenario "
+                            f"{base[:80]!r}: expected one of {', '.join(shipped_names())} or a "
+                            "path ending in .toml")
+    label, data = _read_shipped(base)
+    return label, data, None, f"shipped:{base}"
+
+
+def _resolve(label: str, data: dict, path: Path | None, root: Path | None) -> Scenario:
+    """Follow the chain of bases (a loop, not recursion), then merge from the last base up."""
+    chain: list[tuple[str, dict, Scenario]] = []
+    seen = {str(path) if path is not None else f"<top>:{label}"}
+    while True:
+        try:
+            sc = parse_scenario(data, label)
+        except ScenarioError as exc:
+            if not chain:
+                raise
+            raise ScenarioError(f"{chain[-1][0]}: field 'base' = {chain[-1][2].base!r}: "
+                                f"{exc}") from None
+        for i, sh in enumerate(sc.shocks):  # remember where each item came from, for messages
+            sh._origin = f"{label}: field 'shocks.{i}"
+        for i, b in enumerate(sc.bases):
+            b._origin = f"{label}: field 'bases.{i}"
+        chain.append((label, data, sc))
+        if sc.base is None:
+            break
+        names = " -> ".join(c[0] for c in chain)
+        if len(chain) >= MAX_BASE_CHAIN:
+            raise ScenarioError(f"{chain[0][0]}: field 'base': a chain of more than "
+                                f"{MAX_BASE_CHAIN} scenarios: {_short(names)} -> ...")
+        label, data, path, key = _open_base(sc.base, label, path, root)
+        if key in seen:
+            raise ScenarioError(f"{chain[0][0]}: field 'base' makes a cycle: "
+                                f"{_short(names)} -> {label}")
+        seen.add(key)
+    out = chain[-1][2]
+    for _, d, over in reversed(chain[:-1]):
+        out = _merge(out, over, set(d))
+    return out
+
+
+def _short(chain: str, limit: int = 400) -> str:
+    return chain if len(chain) <= limit else chain[:limit // 2] + " ... " + chain[-limit // 2:]

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.concurrency import run_in_threadpool
 
 from resurgence.core.version import __version__
 from resurgence.scenario.schema import SCHEDULES, Scenario, scenario_from_dict, shipped_names
@@ -114,53 +115,71 @@ _VALIDATE_BODY = {"requestBody": {"required": True, "content": {
     "text/plain": {"schema": {"type": "string", "description": "scenario TOML text"}}}}}
 
 
-async def _body_data(request: Request) -> Any:
-    raw = await request.body()
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+PARSE_SECONDS = 2.0  # the longest a body may take to parse and validate
+_PARSERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="parse")
+
+
+def _parse_body(raw: bytes, ctype: str) -> Any:
+    """Bytes -> a scenario dict (TOML within toml_limits) or JSON; runs off the event loop."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError(400, "the body is not UTF-8 text") from None
     if ctype in ("text/plain", "application/toml", "text/x-toml"):
-        return {"toml": text}
+        return toml_scenario(text)
     if ctype not in ("", "application/json"):
         raise ApiError(415, f"content type {ctype[:40]!r}: expected application/json or text/plain")
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except ValueError as exc:
         raise ApiError(400, f"the body is not valid JSON: {exc}") from None
     except RecursionError:
         raise ApiError(400, "the body is not valid JSON: nested too deeply") from None
+    if isinstance(data, dict) and "toml" in data:
+        if len(data) != 1 or not isinstance(data["toml"], str):
+            raise ApiError(422, "field 'toml': expected a string and no other fields")
+        return toml_scenario(data["toml"])
+    return data
+
+
+async def off_loop(fn: Any, *args: Any) -> Any:
+    """Run ``fn`` in a worker thread, answering 503 if it takes over PARSE_SECONDS (the
+    limits of toml_limits keep the worst body of max_body bytes far below that)."""
+    loop = asyncio.get_running_loop()
+    try:  # an executor future, unlike anyio's threads, can be abandoned at the time limit
+        return await asyncio.wait_for(loop.run_in_executor(_PARSERS, fn, *args), PARSE_SECONDS)
+    except TimeoutError:
+        raise ApiError(503, f"the request took over {PARSE_SECONDS:g} s to check; simplify it",
+                       {"Retry-After": "10"}) from None
 
 
 @router.post("/scenarios/validate", dependencies=Write, openapi_extra=_VALIDATE_BODY,
              summary="Validate a scenario (JSON object, {\"toml\": ...} or TOML text)",
              responses={422: _err("invalid scenario"), 413: _err("the body is too large")})
 async def validate(request: Request, state: State) -> dict[str, Any]:
-    data = await _body_data(request)
-    if not isinstance(data, dict):
-        raise ApiError(422, f"expected a JSON object (a scenario or {{\"toml\": \"...\"}}), "
-                       f"got {type(data).__name__}")
-    if "toml" in data:
-        if len(data) != 1 or not isinstance(data["toml"], str):
-            raise ApiError(422, "field 'toml': expected a string and no other fields")
-        data = toml_scenario(data["toml"])
+    raw = await request.body()
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
 
     def check() -> dict[str, Any]:
+        data = _parse_body(raw, ctype)
+        if not isinstance(data, dict):
+            raise ApiError(422, f"expected a JSON object (a scenario or {{\"toml\": \"...\"}}), "
+                           f"got {type(data).__name__}")
         sc = check_scenario(scenario_from_dict(data, "scenario"), state.settings, None)
         return {"valid": True, "scenario": sc.model_dump(mode="json")}
 
-    return await run_in_threadpool(check)
+    return await off_loop(check)
 
 
 def _submit(state: WebState, kind: str, body: RunRequest | CompareRequest) -> JobAccepted:
     scs = run_scenarios(body, state.settings)
     try:
-        job_id = state.jobs.submit_ensemble(kind, scs, body.runs, body.seed, body.posterior)
+        job_id = state.jobs.submit_ensemble(kind, scs, body.runs, body.seed, body.posterior,
+                                            label=body.label)
     except QueueFull as exc:
         raise ApiError(503, str(exc), {"Retry-After": "10"}) from None
     return JobAccepted(id=job_id, status="queued", kind=kind, scenarios=[s.name for s in scs],
-                       links={"self": f"/api/jobs/{job_id}"})
+                       label=body.label, links={"self": f"/api/jobs/{job_id}"})
 
 
 _SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -186,9 +205,32 @@ def jobs(state: State, limit: int = 50) -> list[dict[str, Any]]:
 
 
 @router.get("/jobs/{job_id}", summary="A job's status (queued/running/done/failed/"
-            "interrupted), progress fraction and error")
+            "interrupted/cancelled), progress fraction, label and error")
 def job(job_id: str, state: State) -> dict[str, Any]:
     return state.job_view(state.job(job_id))
+
+
+@router.post("/jobs/{job_id}/cancel", dependencies=Write,
+             summary="Cancel a queued or running job (200: the job, status 'cancelled')",
+             responses={404: _err("no such job"), 409: _err("the job has already finished")})
+def cancel_job(job_id: str, state: State) -> dict[str, Any]:
+    job = state.job(job_id)
+    if not state.jobs.cancel(job_id):
+        job = state.job(job_id)
+        raise ApiError(409, f"job {job_id!r} is {job['status']}: only a queued or running job "
+                       "can be cancelled")
+    return state.job_view(state.job(job_id) or job)
+
+
+@router.delete("/jobs/{job_id}", status_code=204, dependencies=Write,
+               summary="Delete a finished, failed, interrupted or cancelled job and its files",
+               responses={404: _err("no such job"), 409: _err("the job is queued or running")})
+def delete_job(job_id: str, state: State) -> Response:
+    job = state.job(job_id)
+    if state.jobs.progress(job_id) is not None or not state.catalogue.delete(job_id):
+        raise ApiError(409, f"job {job_id!r} is {state.job_view(job)['status']}: cancel it "
+                       "first")
+    return Response(status_code=204)
 
 
 @router.get("/claims", summary="The claims registry (not evaluated)")

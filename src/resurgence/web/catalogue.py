@@ -1,7 +1,7 @@
 """The results catalogue: one DuckDB file listing every job and where its bundle lives.
 
 ``data_dir/catalogue.duckdb`` holds table ``jobs`` (id, kind, scenarios, runs, seed, weeks,
-posterior, status, created, started, finished, error, bundle, summary). The bundles
+posterior, status, created, started, finished, error, bundle, summary, label). The bundles
 themselves are ``data_dir/bundles/<job id>/`` (see :mod:`resurgence.results`). Only the
 server process opens the file, through one connection guarded by a lock.
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 import duckdb
 
-STATUSES = ("queued", "running", "done", "failed", "interrupted")
+STATUSES = ("queued", "running", "done", "failed", "interrupted", "cancelled")
 ACTIVE = ("queued", "running")
 
 _SCHEMA = """
@@ -35,10 +35,19 @@ CREATE TABLE IF NOT EXISTS jobs (
     finished TIMESTAMP,
     error VARCHAR,
     bundle VARCHAR,                   -- bundle directory, relative to data_dir
-    summary VARCHAR                   -- JSON: per-run outcome quantiles or contrasts
+    summary VARCHAR,                  -- JSON: per-run outcome quantiles or contrasts
+    label VARCHAR                     -- the submitter's label (plain text, <= 80 chars)
 )"""
+_MIGRATE = "ALTER TABLE jobs ADD COLUMN IF NOT EXISTS label VARCHAR"  # catalogues before 'label'
 _COLS = ("id", "kind", "scenarios", "runs", "seed", "weeks", "posterior", "status", "created",
-         "started", "finished", "error", "bundle", "summary")
+         "started", "finished", "error", "bundle", "summary", "label")
+
+
+def _remove(p: Path) -> None:
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        p.unlink(missing_ok=True)
 
 
 class CatalogueError(RuntimeError):
@@ -67,6 +76,7 @@ class Catalogue:
         self._closed = False
         with self._lock:
             self._con.execute(_SCHEMA)
+            self._con.execute(_MIGRATE)
 
     def close(self) -> None:
         with self._lock:
@@ -74,28 +84,54 @@ class Catalogue:
             self._con.close()
 
     def recover(self) -> int:
-        """After a restart: jobs left queued or running are marked ``interrupted``, their
-        partial bundles (temp dirs) removed. Returns how many jobs were interrupted."""
+        """After a restart: jobs left queued or running are marked ``interrupted``; the files
+        of every job that is not ``done`` (partial or late bundles, brief folders, temp
+        dirs) and of directories no job owns are removed. Returns how many jobs were
+        interrupted."""
         with self._lock:
             n = self._con.execute(
                 "UPDATE jobs SET status = 'interrupted', finished = ?, error = 'the server stopped "
                 "before this job finished; submit it again' WHERE status IN ('queued', 'running') "
                 "RETURNING id", [now()]).fetchall()
-        for p in self.bundles.glob("*.tmp-*"):
-            shutil.rmtree(p, ignore_errors=True)
-        for (job_id,) in n:  # partial work directories of interrupted jobs (e.g. a brief)
-            shutil.rmtree(self.data_dir / "briefs" / job_id, ignore_errors=True)
+            done = {r[0] for r in self._con.execute(
+                "SELECT id FROM jobs WHERE status = 'done'").fetchall()}
+        for folder in (self.bundles, self.data_dir / "briefs"):
+            if not folder.is_dir():
+                continue
+            for p in folder.iterdir():
+                if p.name.split(".", 1)[0] not in done or ".tmp-" in p.name:
+                    _remove(p)
         for p in (self.data_dir / "downloads").glob(".*.tmp-*"):
             p.unlink(missing_ok=True)
         return len(n)
 
+    def remove_files(self, job_id: str) -> None:
+        """Remove everything a job wrote: its bundle (and temp dirs), brief folder, download."""
+        for folder in (self.bundles, self.data_dir / "briefs"):
+            for p in folder.glob(f"{job_id}*"):
+                _remove(p)
+        (self.data_dir / "downloads" / f"{job_id}.zip").unlink(missing_ok=True)
+
+    def delete(self, job_id: str) -> bool:
+        """Delete a finished job (done, failed, interrupted, cancelled) and its files; False
+        if it is queued or running (or unknown)."""
+        with self._lock:
+            row = self._con.execute("DELETE FROM jobs WHERE id = ? AND status NOT IN "
+                                    "('queued', 'running') RETURNING id", [job_id]).fetchone()
+            if row is not None:
+                self._con.execute("CHECKPOINT")
+        if row is None:
+            return False
+        self.remove_files(job_id)
+        return True
+
     def add(self, job_id: str, kind: str, scenarios: list[str], runs: int, seed: int, weeks: int,
-            posterior: str) -> None:
+            posterior: str, label: str | None = None) -> None:
         with self._lock:
             self._con.execute(
                 "INSERT INTO jobs (id, kind, scenarios, runs, seed, weeks, posterior, status, "
-                "created) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
-                [job_id, kind, scenarios, runs, seed, weeks, posterior, now()])
+                "created, label) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+                [job_id, kind, scenarios, runs, seed, weeks, posterior, now(), label])
 
     def started(self, job_id: str) -> None:
         with self._lock:

@@ -4,6 +4,8 @@
 * bound to loopback, the Host header must name a loopback host (DNS-rebinding defence);
 * a write request (POST, PUT, PATCH, DELETE) that carries an ``Origin`` other than the
   server's own is refused with 403 (a web page elsewhere cannot drive the API);
+* with ``read_token_required``, a read under ``/api`` (all but ``/api/health``) needs the
+  bearer token as writes do (401 otherwise);
 * every response gets ``X-Content-Type-Options: nosniff`` and ``X-Frame-Options: DENY``, and
   the app's own pages a Content-Security-Policy that allows nothing outside this server.
 """
@@ -11,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -46,11 +49,13 @@ def _host_only(hostport: str) -> str:
     return hostport.rsplit(":", 1)[0] if hostport.count(":") == 1 else hostport
 
 
-async def _error(send: Send, status: int, message: str) -> None:
+async def _error(send: Send, status: int, message: str, www_auth: bool = False) -> None:
     body = json.dumps({"error": message}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
+    headers = [(b"content-type", b"application/json"),
+               (b"content-length", str(len(body)).encode())]
+    if www_auth:
+        headers.append((b"www-authenticate", b"Bearer"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -58,6 +63,12 @@ class Guard:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.settings = settings
+
+    def _has_token(self, headers: dict[str, str]) -> bool:
+        token = self.settings.token or ""
+        scheme, _, given = headers.get("authorization", "").partition(" ")
+        return bool(token) and scheme.lower() == "bearer" and secrets.compare_digest(
+            given.strip().encode(), token.encode())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -76,6 +87,12 @@ class Guard:
             if origin == "null" or o.netloc.lower() != host.lower():
                 await _error(send, 403, "cross-origin write request refused")
                 return
+        if (self.settings.read_token_required and scope["method"] not in WRITE_METHODS
+                and scope.get("path", "").startswith("/api/")
+                and scope.get("path") != "/api/health" and not self._has_token(headers)):
+            await _error(send, 401, "this server needs 'Authorization: Bearer <token>' for "
+                         "reads as well (read_token_required)", www_auth=True)
+            return
         limit = self.settings.max_body
         try:
             length = int(headers.get("content-length", "0") or 0)

@@ -1,11 +1,13 @@
-"""Jobs: ensembles run in a pool of worker processes behind a bounded queue.
+"""Jobs: ensembles run one process per job behind a bounded queue.
 
 A job is admitted only while fewer than ``max_jobs + queue`` jobs are queued or running
-(otherwise :class:`QueueFull`); the pool runs ``max_jobs`` at a time. Workers are *spawned*
-(not forked from the threaded server) and report start and progress through one
-multiprocessing queue that a server thread drains. Each job writes its bundle to
+(otherwise :class:`QueueFull`); at most ``max_jobs`` run at once, each in its own *spawned*
+process (see :mod:`resurgence.web.workers`: it dies with the server and reports through its
+own pipe). One server thread starts queued jobs and watches the running ones, so a worker
+that dies (killed, out of memory) fails only its own job. Each job writes its bundle to
 ``data_dir/bundles/<id>/`` (atomically, see :mod:`resurgence.results`) and returns a small
-JSON summary that the catalogue keeps.
+JSON summary that the catalogue keeps. A queued or running job can be cancelled: its process
+group is killed and its files removed.
 """
 
 from __future__ import annotations
@@ -14,23 +16,23 @@ import contextlib
 import logging
 import math
 import multiprocessing as mp
-import queue as queue_mod
+import os
 import secrets
 import threading
 from collections.abc import Callable
-from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import partial
+from multiprocessing.connection import wait as wait_any
 from typing import Any
 
 from resurgence.scenario.schema import Scenario
 from resurgence.web.catalogue import Catalogue
 from resurgence.web.settings import Settings
+from resurgence.web.workers import child_main, kill_job_process, report
 
 log = logging.getLogger("resurgence.web")
-
-_progress_q: Any = None  # set in each worker process by _init_worker
+_report = report  # the name the job functions use
+INTERRUPTED = "the server stopped before this job finished; submit it again"
 
 
 class QueueFull(RuntimeError):
@@ -66,17 +68,6 @@ def summarise(kind: str, summaries: dict[str, Any], names: list[str]) -> dict[st
     return clean(out)
 
 
-def _init_worker(q: Any) -> None:
-    global _progress_q
-    _progress_q = q
-
-
-def _report(job_id: str, what: str, k: int | str = 0) -> None:
-    """From a worker: 'start', 'total' (runs to do), 'progress' (runs done) or a stage text."""
-    if _progress_q is not None:
-        _progress_q.put((job_id, what, k))
-
-
 def execute(job_id: str, out: str, kind: str, scenarios: list[Scenario], runs: int, seed: int,
             posterior: str, chunk_size: int) -> dict[str, Any]:
     """Run one run/compare job in a worker process; returns its JSON summary."""
@@ -96,11 +87,22 @@ def execute(job_id: str, out: str, kind: str, scenarios: list[Scenario], runs: i
 
 
 @dataclass
-class Active:
+class Job:
+    """A queued or running job, as the manager sees it."""
+
+    id: str
+    work: Callable[..., dict[str, Any]]
+    args: tuple
+    out: str
+    bundle_rel: str
     total: int
     done: int = 0
     running: bool = False
     stage: str = ""
+    proc: Any = None
+    conn: Any = None
+    outcome: tuple[str, Any] | None = None
+    cancelled: bool = False
 
 
 def progress_chunk(runs: int, chunk_size: int) -> int:
@@ -113,17 +115,14 @@ class JobManager:
         self.settings = settings
         self.catalogue = catalogue
         self._ctx = mp.get_context("spawn")
-        self._q: Any = self._ctx.Queue()
         self._lock = threading.Lock()
-        self._active: dict[str, Active] = {}
-        self._pool: ProcessPoolExecutor | None = None
+        self._jobs: dict[str, Job] = {}  # queued and running, in submission order
+        self._wake_r, self._wake_w = self._ctx.Pipe(duplex=False)
         self._closing = False
-        self._drain = threading.Thread(target=self._drain_loop, name="job-progress", daemon=True)
-        self._drain.start()
-
-    def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=self.settings.max_jobs, mp_context=self._ctx,
-                                   initializer=_init_worker, initargs=(self._q,))
+        # the one thread that starts job processes: PR_SET_PDEATHSIG follows the thread that
+        # forked, so it must live as long as the server
+        self._thread = threading.Thread(target=self._loop, name="jobs", daemon=True)
+        self._thread.start()
 
     @property
     def capacity(self) -> int:
@@ -131,123 +130,200 @@ class JobManager:
 
     def counts(self) -> dict[str, int]:
         with self._lock:
-            running = sum(a.running for a in self._active.values())
-            return {"running": running, "queued": len(self._active) - running,
+            running = sum(j.running for j in self._jobs.values())
+            return {"running": running, "queued": len(self._jobs) - running,
                     "capacity": self.capacity}
 
     def submit(self, kind: str, names: list[str], runs: int, seed: int, weeks: int,
                posterior: str, work: Callable[..., dict[str, Any]], work_args: tuple,
-               total: int, out_rel: str = "bundles/{id}", bundle_rel: str = "bundles/{id}") -> str:
-        """Queue ``work(job_id, out_dir, *work_args)`` in a worker; returns the job id.
-        ``out_rel``/``bundle_rel`` (relative to data_dir, ``{id}`` filled in) are where the
-        work writes and where its results bundle ends up."""
+               total: int, out_rel: str = "bundles/{id}", bundle_rel: str = "bundles/{id}",
+               label: str | None = None) -> str:
+        """Queue ``work(job_id, out_dir, *work_args)`` in a process of its own; returns the
+        job id. ``out_rel``/``bundle_rel`` (relative to data_dir, ``{id}`` filled in) are where
+        the work writes and where its results bundle ends up."""
         with self._lock:
             if self._closing:
                 raise QueueFull("the server is shutting down")
-            if len(self._active) >= self.capacity:
-                raise QueueFull(f"the job queue is full ({len(self._active)} jobs queued or "
+            if len(self._jobs) >= self.capacity:
+                raise QueueFull(f"the job queue is full ({len(self._jobs)} jobs queued or "
                                 f"running, at most {self.capacity}); try again later")
-            if self._pool is None:
-                self._pool = self._new_pool()
             job_id = secrets.token_hex(8)
-            self.catalogue.add(job_id, kind, names, runs, seed, weeks, posterior)
+            self.catalogue.add(job_id, kind, names, runs, seed, weeks, posterior, label)
             out = str(self.catalogue.data_dir / out_rel.format(id=job_id))
-            self._active[job_id] = Active(total=max(total, 1))
-            try:
-                fut = self._pool.submit(work, job_id, out, *work_args)
-            except BrokenProcessPool:  # a worker died earlier: start a fresh pool once
-                self._pool = self._new_pool()
-                fut = self._pool.submit(work, job_id, out, *work_args)
-        fut.add_done_callback(partial(self._done, job_id, bundle_rel.format(id=job_id)))
+            self._jobs[job_id] = Job(job_id, work, work_args, out, bundle_rel.format(id=job_id),
+                                     max(total, 1))
+        self._wake()
         return job_id
 
     def submit_ensemble(self, kind: str, scenarios: list[Scenario], runs: int, seed: int,
-                        posterior: str) -> str:
+                        posterior: str, label: str | None = None) -> str:
         return self.submit(kind, [s.name for s in scenarios], runs, seed, scenarios[0].weeks,
                            posterior, execute, (kind, scenarios, runs, seed, posterior,
                                                 progress_chunk(runs, self.settings.chunk_size)),
-                           runs * len(scenarios))
+                           runs * len(scenarios), label=label)
 
-    def _done(self, job_id: str, bundle_rel: str, fut: Future) -> None:
-        try:
-            summary = fut.result()
-        except (CancelledError, BrokenProcessPool) as exc:
-            if self._closing or isinstance(exc, CancelledError):
-                self.catalogue.finish(job_id, "interrupted", error="the server stopped before "
-                                      "this job finished; submit it again")
+    def cancel(self, job_id: str) -> bool:
+        """Cancel a queued or running job (its process group is killed, its files removed);
+        False when it is not queued or running here."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None or job.cancelled:
+                return False
+            job.cancelled = True
+            self.catalogue.finish(job_id, "cancelled", error="cancelled on request")
+            if job.proc is None:
+                del self._jobs[job_id]
+                self.catalogue.remove_files(job_id)
             else:
-                log.error("job %s: worker process died", job_id)
-                self.catalogue.finish(job_id, "failed", error="the worker process died "
-                                      "(out of memory?); submit a smaller job")
-                with self._lock:
-                    self._pool = None  # the next submit starts a fresh pool
-        except Exception as exc:  # a failed job is reported, not raised
-            log.error("job %s failed", job_id, exc_info=exc)
-            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            self.catalogue.finish(job_id, "failed", error=msg[:500])
-        else:
-            self.catalogue.finish(job_id, "done", bundle=bundle_rel, summary=summary)
-        finally:
-            with self._lock:
-                self._active.pop(job_id, None)
+                kill_job_process(job.proc)  # the loop reaps it and removes its files
+        self._wake()
+        return True
 
-    def _drain_loop(self) -> None:
-        q = self._q
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self._wake_w.send(None)
+
+    def _start(self, job: Job) -> None:
+        r, w = self._ctx.Pipe(duplex=False)
+        proc = self._ctx.Process(target=child_main, name=f"resurgence-job-{job.id}",
+                                 args=(w, os.getpid(), job.id, job.work, job.out, job.args),
+                                 daemon=True)
+        proc.start()
+        w.close()  # the child holds the only write end: EOF when it dies
+        job.proc, job.conn = proc, r
+
+    def _loop(self) -> None:
         while True:
-            try:
-                item = q.get(timeout=0.5)
-            except queue_mod.Empty:
+            with self._lock:
                 if self._closing:
                     return
-                continue
-            except (EOFError, OSError, ValueError):
-                return
-            if item is None:
-                return
-            job_id, what, k = item
-            with self._lock:
-                a = self._active.get(job_id)
-                if a is None:
+                running = [j for j in self._jobs.values() if j.proc is not None]
+                for job in self._jobs.values():
+                    if len(running) >= self.settings.max_jobs:
+                        break
+                    if job.proc is None and not job.cancelled:
+                        try:
+                            self._start(job)
+                        except OSError as exc:  # cannot fork: fail this job, keep serving
+                            job.outcome = ("error", f"could not start a worker: {exc}")
+                            job.proc = _NoProcess()
+                        running.append(job)
+                waitables: list[Any] = [self._wake_r]
+                for j in running:
+                    if j.conn is not None:
+                        waitables.append(j.conn)
+                    waitables.append(j.proc.sentinel)
+            for ready in wait_any(waitables, timeout=1.0):
+                if ready is self._wake_r:
+                    with contextlib.suppress(EOFError, OSError):
+                        while self._wake_r.poll():
+                            self._wake_r.recv()
                     continue
-                if what == "start":
-                    a.running = True
-                elif what == "total":
-                    a.total = max(int(k), 1)
-                elif what == "progress":
-                    a.done += int(k)
+                job = next((j for j in running if ready in (j.conn, j.proc.sentinel)), None)
+                if job is None:
+                    continue
+                if ready is job.conn:
+                    self._receive(job)
                 else:
-                    a.stage = str(k)[:200]
+                    self._reap(job)
+
+    def _receive(self, job: Job) -> None:
+        try:
+            while job.conn is not None and job.conn.poll():
+                what, k = job.conn.recv()
+                self._message(job, what, k)
+        except (EOFError, OSError, ValueError):
+            with contextlib.suppress(OSError):
+                job.conn.close()
+            job.conn = None
+
+    def _message(self, job: Job, what: str, k: Any) -> None:
+        if what in ("result", "error"):
+            job.outcome = (what, k)
+            return
+        with self._lock:
             if what == "start":
-                self.catalogue.started(job_id)
+                job.running = True
+            elif what == "total":
+                job.total = max(int(k), 1)
+            elif what == "progress":
+                job.done += int(k)
+            else:
+                job.stage = str(k)[:200]
+        if what == "start" and not job.cancelled:
+            self.catalogue.started(job.id)
+
+    def _reap(self, job: Job) -> None:
+        self._receive(job)  # what it said before it ended
+        job.proc.join(timeout=5)
+        code = job.proc.exitcode
+        with self._lock:
+            self._jobs.pop(job.id, None)
+            if job.cancelled or self._closing:
+                self.catalogue.remove_files(job.id)
+                return
+            if job.outcome is not None and job.outcome[0] == "result":
+                self.catalogue.finish(job.id, "done", bundle=job.bundle_rel, summary=job.outcome[1])
+            elif job.outcome is not None:
+                self.catalogue.finish(job.id, "failed", error=str(job.outcome[1])[:500])
+                self.catalogue.remove_files(job.id)
+            else:
+                how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+                log.error("job %s: worker process died (%s)", job.id, how)
+                self.catalogue.finish(job.id, "failed", error=f"the worker process died ({how}; "
+                                      "out of memory?); submit a smaller job")
+                self.catalogue.remove_files(job.id)
+        self._wake()
 
     def progress(self, job_id: str) -> tuple[bool, float, str] | None:
         """(running, fraction done, stage) of an active job; None when it is not active here."""
         with self._lock:
-            a = self._active.get(job_id)
-            return None if a is None else (a.running, min(0.999, a.done / a.total), a.stage)
+            j = self._jobs.get(job_id)
+            if j is None or j.cancelled:
+                return None
+            return j.running, min(0.999, j.done / j.total), j.stage
+
+    def processes(self) -> dict[str, int]:
+        """Job id -> pid of each running job's process (for tests and diagnostics)."""
+        with self._lock:
+            return {j.id: j.proc.pid for j in self._jobs.values()
+                    if j.proc is not None and j.proc.pid is not None}
 
     def shutdown(self) -> None:
-        """Stop: queued jobs are cancelled and running ones killed; both end 'interrupted'."""
+        """Stop: queued jobs are dropped and running ones killed; both end 'interrupted'."""
         with self._lock:
             self._closing = True
-            pool, self._pool = self._pool, None
-            active = list(self._active)
-        if pool is not None:
-            procs = list((getattr(pool, "_processes", None) or {}).values())
-            pool.shutdown(wait=False, cancel_futures=True)
-            for p in procs:
-                if p.is_alive():
-                    p.terminate()
-            for p in procs:
-                p.join(timeout=5)
-            pool.shutdown(wait=True)  # the manager thread ends once its workers are gone
-        for job_id in active:
-            self.catalogue.finish(job_id, "interrupted", error="the server stopped before this "
-                                  "job finished; submit it again")
-        with contextlib.suppress(OSError, ValueError):
-            self._q.put(None)
-        self._drain.join(timeout=2)
-        with contextlib.suppress(OSError, ValueError):
-            self._q.close()
-            self._q.join_thread()
-        self._q = None  # let its semaphores be released now, not reported at exit
+            jobs = list(self._jobs.values())
+            self._jobs.clear()
+        self._wake()
+        self._thread.join(timeout=5)
+        for job in jobs:
+            if job.proc is not None:
+                kill_job_process(job.proc)
+        for job in jobs:
+            if job.proc is not None:
+                job.proc.join(timeout=5)
+            if not job.cancelled:
+                self.catalogue.finish(job.id, "interrupted", error=INTERRUPTED)
+            self.catalogue.remove_files(job.id)
+        for conn in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                conn.close()
+
+
+class _NoProcess:
+    """Stands in for a process that could not be started (its sentinel is always ready)."""
+
+    pid = None
+    exitcode = None
+
+    def __init__(self) -> None:
+        self._r, self._w = mp.Pipe(duplex=False)
+        self._w.close()
+        self.sentinel = self._r
+
+    def join(self, timeout: float | None = None) -> None:
+        return None
+
+    def kill(self) -> None:
+        return None

@@ -31,6 +31,8 @@ class Settings:
     required when ``host`` is not a loopback address. ``max_runs``/``max_weeks`` bound one
     request, ``max_jobs`` is the number of worker processes (jobs running at once) and
     ``queue`` the number of jobs that may wait for one; ``max_body`` is in bytes.
+    ``read_token_required`` (default off, needs a token): reads under ``/api`` (job lists,
+    results, scenarios) need the token too; ``/api/health``, the page and the docs stay open.
     """
 
     host: str = "127.0.0.1"
@@ -43,6 +45,7 @@ class Settings:
     queue: int = 8
     max_body: int = 256 * 1024
     chunk_size: int = 250
+    read_token_required: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -57,6 +60,9 @@ class Settings:
             raise SettingsError(f"setting 'max_weeks' = {self.max_weeks}: at most 1040")
         if not 0 <= self.port <= 65535:
             raise SettingsError(f"setting 'port' = {self.port}: expected 0 to 65535")
+        if self.read_token_required and self.token is None:
+            raise SettingsError("setting 'read_token_required': needs a token (--token or "
+                                "RESURGENCE_TOKEN)")
         if self.token is not None and len(self.token) < 16:
             raise SettingsError("setting 'token': use at least 16 characters "
                                 "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe())'`)")

@@ -11,15 +11,16 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-import math
-import tomllib
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from resurgence.model.params import check_overrides
+from resurgence.scenario import toml_limits
 from resurgence.scenario.schema import (
     Scenario,
     ScenarioError,
+    check_spinup,
     load_scenario,
     scenario_from_dict,
     shipped_names,
@@ -27,11 +28,15 @@ from resurgence.scenario.schema import (
 from resurgence.web.settings import Settings
 
 SEED_MAX = 2**63 - 1
-START_RANGE = (dt.date(1990, 1, 1), dt.date(2100, 12, 31))
-MAX_SPINUP_WEEKS = 520  # posterior 'shipped': weeks simulated before the scenario starts
 ScenarioSpec = Annotated[str | dict[str, Any], Field(
     description="a shipped scenario name, or an inline scenario object (the fields of a "
                 "scenario TOML file; 'base' may name a shipped scenario)")]
+
+
+Label = Annotated[str | None, Field(
+    max_length=80, pattern=r"^[^\x00-\x1f\x7f]*$",
+    description="a label for the job (plain text, at most 80 characters, no control "
+                "characters); returned in the job's JSON")]
 
 
 class ApiError(Exception):
@@ -53,6 +58,7 @@ class _Body(BaseModel):
     posterior: Literal["shipped", "none"] = Field(
         "shipped", description="'shipped': calibrated iraq-2020 draws, runs spin up from 2018; "
         "'none': versioned defaults from the scenario start")
+    label: Label = None
 
 
 class RunRequest(_Body):
@@ -69,6 +75,7 @@ class JobAccepted(BaseModel):
     status: str
     kind: str
     scenarios: list[str]
+    label: str | None = None
     links: dict[str, str]
 
 
@@ -116,13 +123,8 @@ def resolve_spec(spec: str | dict[str, Any], label: str) -> Scenario:
 
 
 def toml_scenario(text: str) -> dict[str, Any]:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"TOML syntax error: {exc}") from None
-    except RecursionError:
-        raise ScenarioError("TOML is nested too deeply") from None
-    return data
+    """TOML text -> dict, its size, depth and keys bounded before parsing (one-line error)."""
+    return toml_limits.loads(text, "TOML")
 
 
 @functools.lru_cache(maxsize=1)
@@ -137,22 +139,6 @@ def _param_specs():
     from resurgence.model.sim import all_params
 
     return {p.name: p for p in all_params()}
-
-
-def _check_param(name: str, v: float) -> str | None:
-    p = _param_specs()[name]
-    if not math.isfinite(v):
-        return "expected a finite number"
-    k, pr = p.prior.kind, p.prior
-    if k == "lognormal" and v <= 0:
-        return "expected a value > 0 (log-normal prior)"
-    if k == "beta" and not 0 <= v <= 1:
-        return "expected a value in [0, 1] (beta prior)"
-    if k == "truncnormal" and not pr.lo <= v <= pr.hi:
-        return f"expected a value in [{pr.lo:g}, {pr.hi:g}]"
-    if p.default >= 0 and v < 0:
-        return "expected a value >= 0"
-    return None
 
 
 @functools.lru_cache(maxsize=1)
@@ -175,22 +161,8 @@ def check_scenario(sc: Scenario, settings: Settings, weeks: int | None,
     if sc.weeks > settings.max_weeks:
         raise ApiError(422, f"field '{label}.weeks' = {sc.weeks}: at most {settings.max_weeks} "
                        "on this server (set 'weeks' to shorten it)")
-    unknown = sorted(set(sc.params) - set(_param_specs()))
-    if unknown:
-        raise ScenarioError(f"field '{label}.params.{unknown[0][:40]}': unknown parameter "
-                            "(see `resurgence model params`)")
-    for name, v in sc.params.items():
-        bad = _check_param(name, v)
-        if bad:
-            raise ScenarioError(field_msg(f"{label}.params.{name}", v, bad))
-    if not START_RANGE[0] <= sc.start <= START_RANGE[1]:
-        raise ScenarioError(field_msg(f"{label}.start", str(sc.start),
-                                      f"expected a date from {START_RANGE[0]} to {START_RANGE[1]}"))
-    p0 = posterior_start() if posterior == "shipped" else None
-    if p0 is not None and (sc.start - p0).days > 7 * MAX_SPINUP_WEEKS:
-        raise ApiError(422, field_msg(f"{label}.start", str(sc.start),
-                       f"with posterior 'shipped' runs spin up from {p0}: at most "
-                       f"{MAX_SPINUP_WEEKS} weeks after it (or use posterior 'none')"))
+    check_overrides(_param_specs(), sc.params, label)  # the check the CLI and API use
+    check_spinup(sc, posterior_start() if posterior == "shipped" else None, label)
     try:
         compile_drivers(sc, _theatre())  # region codes, base names
     except (OverflowError, OSError) as exc:
@@ -211,8 +183,11 @@ def run_scenarios(body: RunRequest | CompareRequest, settings: Settings) -> list
                                "scenario", body.posterior)]
     a = check_scenario(resolve_spec(body.a, "a"), settings, body.weeks, "a", body.posterior)
     b = check_scenario(resolve_spec(body.b, "b"), settings, body.weeks, "b", body.posterior)
-    if a.name == b.name:  # the same scenario twice: keep both, distinguishable
-        b = b.model_copy(update={"name": f"{b.name}-b"[:64]})
+    if a.name == b.name:
+        if a.digest() != b.digest():
+            raise ApiError(422, f"scenarios 'a' and 'b' differ but share the name {a.name!r}: "
+                           "rename one")
+        b = b.model_copy(update={"name": f"{b.name[:62]}-b"})  # the same one twice: keep both
     if (a.start, a.weeks) != (b.start, b.weeks):
         raise ApiError(422, f"scenarios 'a' and 'b' must share 'start' and 'weeks': got "
                        f"{a.start}+{a.weeks}w and {b.start}+{b.weeks}w")
