@@ -142,3 +142,6 @@ def test_tiny_case_is_scored(tiny) -> None:
         assert s[c].isin([0.0, 1.0]).all()
     assert (s["in50"] <= s["in80"]).all() and (s["in80"] <= s["in90"]).all()
     assert tiny.settings["drivers"] == "ex-ante" and "ex ante" in tiny.text()
+    ibc = s[s["target"].str.startswith("IBC")]
+    # the no-change baseline is the last fitted year (2010: 4,167 deaths)
+    np.testing.assert_allclose(ibc["crps_no_change"], (ibc["observed"] - 4167.0).abs())

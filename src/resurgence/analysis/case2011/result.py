@@ -104,14 +104,20 @@ class Case2011Result:
     def scores(self) -> pd.DataFrame:
         """Forecast targets after the origin with their scores (CRPS in the target's units)."""
         d = self.deaths[self.deaths["role"] == "forecast"]
+        fitted = self.deaths[self.deaths["role"] == "fitted"].sort_values("year")
+        # naive baseline: no change from the last complete year known at the withdrawal
+        # (a point forecast, whose CRPS is the absolute error)
+        last = float(fitted["observed"].iat[-1]) if len(fitted) else float("nan")
         rows = [{"target": f"IBC civilian deaths {r['year']}", "units": "deaths per year",
                  **{k: r[k] for k in ("observed", "median", "p10", "p90", "crps",
-                                      "observed_quantile", "in50", "in80", "in90")}}
+                                      "observed_quantile", "in50", "in80", "in90")},
+                 "crps_no_change": abs(float(r["observed"]) - last)}
                 for _, r in d.iterrows()]
         rows += [{"target": f"Musings incidents per day {r['period']}", "units": "incidents per day",
                   "observed": r["observed_per_day"], "median": r["median_per_day"],
                   "p10": r["p10_per_day"], "p90": r["p90_per_day"],
-                  **{k: r[k] for k in ("crps", "observed_quantile", "in50", "in80", "in90")}}
+                  **{k: r[k] for k in ("crps", "observed_quantile", "in50", "in80", "in90")},
+                  "crps_no_change": float("nan")}  # no Musings data before 2014
                  for _, r in self.incidents.iterrows()]
         return pd.DataFrame(rows)
 
