@@ -86,6 +86,7 @@ def cli_run(a: argparse.Namespace) -> dict:
     wall = time.perf_counter() - t0
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     man = json.loads((out / "manifest.json").read_text())
+    old_q = old_quantiles_s(out, man) if a.old_quantiles else None
     shutil.rmtree(tmp)
     phases = {k: round(v, 3) for k, v in ph.s.items()}
     inner = ph.s.get("simulate", 0) + ph.s.get("reduce", 0) + ph.s.get(
@@ -97,7 +98,28 @@ def cli_run(a: argparse.Namespace) -> dict:
             "import_s": round(t_import, 3), "command_wall_s": round(wall, 3),
             "wall_with_import_s": round(wall + t_import, 3), "phases_s": phases,
             "output_region_weeks": rw, "region_weeks_per_s": round(rw / (wall + t_import)),
-            "bundle_bytes": size, "bundle_files": len(man["files"]), "metrics": len(man["metrics"])}
+            "bundle_bytes": size, "bundle_files": len(man["files"]), "metrics": len(man["metrics"]),
+            "quantiles_before_s (one DuckDB query per metric, the former writer)": old_q}
+
+
+def old_quantiles_s(out: Path, man: dict) -> float:
+    """The former writer's quantiles on the same bundle: one DuckDB query per metric."""
+    import duckdb
+
+    from resurgence.results.quantiles import QUANTILES
+
+    t0 = time.perf_counter()
+    con = duckdb.connect()
+    q_sql = ", ".join(f"qs[{i + 1}] AS q{round(q * 100):02d}" for i, q in enumerate(QUANTILES))
+    src = f"read_parquet('{out}/series/*.parquet')"
+    for m in man["metrics"]:
+        con.sql(f"""SELECT scenario::VARCHAR, '{m}', week, date, region::VARCHAR, mean, {q_sql}, n
+                    FROM (SELECT scenario, week, date, region, avg(v) AS mean,
+                          quantile_cont(v, {list(QUANTILES)}) AS qs, count(v) AS n
+                          FROM (SELECT scenario, week, date, region, "{m}"::DOUBLE AS v FROM {src}
+                                WHERE "{m}" IS NOT NULL) GROUP BY ALL)""").fetchall()
+    con.close()
+    return round(time.perf_counter() - t0, 3)
 
 
 def rng_floor(a: argparse.Namespace) -> dict:
@@ -151,6 +173,25 @@ def scale(counts: list[int], weeks: int) -> list[dict]:
     return rows
 
 
+def startup(repeats: int = 3) -> dict:
+    """Import time of `resurgence --help` and `scenarios list` (``python -X importtime``: the
+    sum of the top-level imports' cumulative times), best of ``repeats``."""
+    import re
+
+    out = {}
+    for cmd in (["--help"], ["scenarios", "list"]):
+        code = f"from resurgence.cli.app import app\ntry:\n    app({cmd!r})\nexcept SystemExit:\n    pass"
+        best = None
+        for _ in range(repeats):
+            r = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True,
+                               text=True)
+            us = sum(int(m[1]) for m in re.finditer(r"import time:\s+\d+ \|\s+(\d+) \| (?=\S)",
+                                                  r.stderr))
+            best = us if best is None else min(best, us)
+        out["resurgence " + " ".join(cmd)] = round(best / 1e6, 3)
+    return out
+
+
 def brief() -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="bench-brief-"))
     exe = Path(sys.executable).with_name("resurgence")
@@ -169,13 +210,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--extra", nargs="*", default=[], help="more `run` options, e.g. --metrics all")
     ap.add_argument("--scale", default="", help="comma list of run counts, reducers only, 52 weeks")
     ap.add_argument("--brief", action="store_true", help="also time `resurgence brief` (defaults)")
+    ap.add_argument("--old-quantiles", action="store_true",
+                    help="also time the former per-metric DuckDB quantiles on the same bundle")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--startup-only", action="store_true", help="only the import times")
     a = ap.parse_args(argv)
+    if a.startup_only:
+        print(json.dumps(startup(), indent=1))
+        return 0
     import os
     import resource
 
     load0 = os.getloadavg()
-    res: dict = {"run": cli_run(a)}
+    res: dict = {"import_s": startup(), "run": cli_run(a)}
     res["peak_rss_mib_run"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     res["floor"] = rng_floor(a)
     total = res["run"]["wall_with_import_s"]
