@@ -196,3 +196,36 @@ def test_exchange_swaps_directories(tmp_path: Path) -> None:
         pytest.skip("renameat2(RENAME_EXCHANGE) unsupported here")
     assert (tmp_path / "b" / "x").read_text() == "a" and not (tmp_path / "a" / "x").exists()
     assert os.listdir(tmp_path / "a") == []
+
+
+def test_cli_metrics_bundle_verify_and_start_up(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from resurgence.cli.app import app
+    from resurgence.runs.ensemble import DEFAULT_METRICS
+
+    runner = CliRunner()
+    out = tmp_path / "b"
+    r = runner.invoke(app, ["run", "stay-3000", "--runs", "3", "--weeks", "3", "--posterior", "none",
+                            "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert set(Bundle.open(out).metrics) == set(DEFAULT_METRICS)
+    r = runner.invoke(app, ["bundle", "verify", str(out)])
+    assert r.exit_code == 0 and r.output.strip().endswith("files match their sha256")
+    part = next((out / "series").iterdir())
+    part.write_bytes(part.read_bytes()[:-10])
+    r = runner.invoke(app, ["bundle", "verify", str(out)])
+    assert r.exit_code == 2 and "sha256" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = runner.invoke(app, ["run", "stay-3000", "--runs", "2", "--weeks", "2", "--posterior", "none",
+                            "--metrics", "us_troops,nope", "--out", str(tmp_path / "c")])
+    assert r.exit_code == 2 and "'nope'" in r.stderr and not (tmp_path / "c").exists()
+    r = runner.invoke(app, ["run", "stay-3000", "--runs", "2", "--weeks", "2", "--posterior", "none",
+                            "--metrics", "all", "--out", str(tmp_path / "d")])
+    assert r.exit_code == 0 and len(Bundle.open(tmp_path / "d").metrics) == 30
+    # `resurgence --help` imports none of the heavy stack
+    code = ("import sys; from resurgence.cli.app import app\n"
+            "try: app(['--help'])\nexcept SystemExit: pass\n"
+            "print(sorted(m for m in ('numpy', 'pandas', 'numba', 'duckdb', 'pyarrow', 'scipy') "
+            "if m in sys.modules))")
+    r2 = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert r2.stdout.strip().splitlines()[-1] == "[]"

@@ -11,6 +11,7 @@ week by week, so a longer horizon extends a run without changing its earlier wee
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
@@ -243,6 +244,44 @@ class Sim:
             self.state, self.params, self.drivers = self.real_state, self.real_params, self.real_drivers
             self.lever_rows = real_rows
             del self.record
+
+    # --- branching (used by resurgence.runs.branch) ------------------------------------------
+    # Scenarios whose drivers, parameters and policy agree before week t share the state at t:
+    # simulate weeks [0, t) once, snapshot, and continue each scenario from a restored copy.
+    def begin(self, root_seed: int, uniforms: np.ndarray | None = None) -> None:
+        """Draw this chunk's uniforms (or share ``uniforms``, the same runs' block) and
+        initialise the modules; then :meth:`advance` and :meth:`outputs`."""
+        self._seed = root_seed
+        if uniforms is None:
+            self.draw_uniforms()
+        else:
+            self.U = uniforms
+        for m in self.modules:
+            m.init(self)
+
+    def advance(self, t0: int, t1: int) -> None:
+        for t in range(t0, t1):
+            for m in self.modules:
+                m.step(self, t)
+
+    def snapshot(self, t: int) -> dict:
+        """A deep copy of the state after weeks [0, t): state variables, module attributes
+        (one copy, so aliases between them survive) and the records so far."""
+        state = copy.deepcopy((self.state, [vars(m) for m in self.modules]))
+        return {"t": t, "state": state, "rec": {k: v[:t].copy() for k, v in self._rec.items()}}
+
+    def restore(self, snap: dict) -> None:
+        """Continue from ``snap``, taken from a Sim of the same runs, theatre, parameters and
+        policy whose drivers agree with this one's before week ``snap["t"]``."""
+        self.state, mods = copy.deepcopy(snap["state"])
+        for m, d in zip(self.modules, mods, strict=True):
+            m.__dict__.update(d)
+        for k, v in snap["rec"].items():
+            self._rec[k][:snap["t"]] = v
+
+    def outputs(self) -> dict[str, np.ndarray]:
+        self.__dict__.pop("U", None)
+        return {k: np.swapaxes(v, 0, 1) for k, v in self._rec.items()}
 
 
 def simulate_chunk(scenario: Scenario, theatre: Theatre, params: ParamSet,

@@ -2,8 +2,8 @@
 
 :class:`BundleWriter` builds the bundle in ``DIR.tmp-<pid>-<hex>`` (see
 :mod:`resurgence.results.journal`): every chunk becomes one Parquet file (one row group, zstd,
-float32 metrics, dictionary-encoded scenario and region) written atomically and committed to
-the journal with its sha256; ``close`` computes the quantiles, writes ``manifest.json`` last and
+float32 metrics stored byte-stream-split, dictionary-encoded scenario and region) written
+atomically and committed to the journal with its sha256; ``close`` computes the quantiles, writes ``manifest.json`` last and
 moves the directory into place, so ``DIR`` is either complete or absent. With ``resume=True``
 the temp dir of a dead writer of the same run is adopted and its committed chunks kept.
 Chunk encoding and writing run on a thread (bounded queue of 2) so they overlap the simulation.
@@ -256,7 +256,9 @@ class BundleWriter:
         table = pa.Table.from_pydict({**keys, **cols}, schema=self._schema)
         rel = f"series/part-{si:02d}-{int(runs[0]):07d}.parquet"
         with atomic_output_path(self.tmp_dir / rel) as tmp:
-            pq.write_table(table, tmp, compression="zstd", row_group_size=rows)
+            pq.write_table(table, tmp, compression="zstd", row_group_size=rows,
+                           use_dictionary=["scenario", "region"],  # not the float columns
+                           use_byte_stream_split=[m.name for m in self.metrics])
         digest = sha256_file(self.tmp_dir / rel)
         self._files[rel] = {"sha256": digest, "rows": rows, "scenario": scenario, "first": int(runs[0])}
         self._journal.append({"file": rel, "sha256": digest, "rows": rows, "scenario": scenario,

@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -162,9 +162,8 @@ def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: in
             if progress:
                 progress(len(ids))
         keep = {m.name for m in specs} if writer is not None else None
-        tasks = ((si, sc, theatre_ref, scenario_params(sc, params_for(ids)), ids, seed, spinup, keep)
-                 for ids in chunks(runs, chunk_size) for si, sc in enumerate(scs)
-                 if (sc.name, int(ids[0])) not in done)
+        tasks = _tasks(scs, theatre_ref, params_for, runs, chunk_size, seed, spinup, keep,
+                       done, len(th.codes), budget=None if workers == 1 else 128 << 20)
         for si, ids, arrays, summ in execute(tasks, workers, backend):
             name = scs[si].name
             if writer is not None:
@@ -184,6 +183,22 @@ def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: in
         raise
     result.wall_time_s = time.perf_counter() - t0
     return result
+
+
+def _tasks(scs, theatre_ref, params_for, runs, chunk_size, seed, spinup, keep, done,
+           n_regions: int, budget: int | None) -> Iterator[tuple]:
+    """Per chunk, the scenarios not yet committed, in batches whose kept series fit
+    ``budget`` bytes (None: one batch; a batch shares its history, see
+    :mod:`resurgence.runs.branch`; a worker process returns a whole batch at once)."""
+    weeks = scs[0].weeks
+    per_run = 4 * weeks * (n_regions + 1) * (len(keep) if keep else 0)
+    for ids in chunks(runs, chunk_size):
+        ps = params_for(ids)
+        todo = [(si, sc, scenario_params(sc, ps)) for si, sc in enumerate(scs)
+                if (sc.name, int(ids[0])) not in done]
+        size = max(1, len(todo) if budget is None else budget // max(1, per_run * len(ids)))
+        for i in range(0, len(todo), size):
+            yield todo[i:i + size], theatre_ref, ids, seed, spinup, keep
 
 
 def _writer(out, scs, th: Theatre, runs, seed, params: ParamSet, overwrite,

@@ -13,20 +13,29 @@ from resurgence.core.errors import ArgumentError
 from resurgence.core.timegrid import WeekGrid
 from resurgence.model.params import ParamSet
 from resurgence.results.outcomes import run_summaries
+from resurgence.runs.branch import simulate_branched
 from resurgence.runs.prepare import simulate_spun
 from resurgence.scenario.schema import Scenario
 from resurgence.theatre.theatre import load_theatre
 
 
-def _work(args) -> tuple[int, np.ndarray, dict[str, np.ndarray] | None, dict[str, np.ndarray]]:
-    si, sc, theatre_ref, params, run_ids, seed, spinup, keep = args
+def _iter_work(args) -> Iterator[tuple[int, np.ndarray, dict[str, np.ndarray] | None,
+                                        dict[str, np.ndarray]]]:
+    """One chunk of runs of one or more scenarios (sharing their common history), one
+    scenario's ``(index, run_ids, kept series or None, summaries)`` at a time."""
+    items, theatre_ref, run_ids, seed, spinup, keep = args
     theatre = load_theatre(theatre_ref)
-    out = simulate_spun(sc, theatre, params, run_ids, seed, spinup)
-    summ = run_summaries(out, theatre, WeekGrid(sc.start, sc.weeks))
-    # without a bundle only the per-run summaries travel back (not ~70 MB of series a chunk)
-    if keep is not None:
-        out = {k: v for k, v in out.items() if k in keep}
-    return si, run_ids, (out if keep is not None else None), summ
+    for si, out in simulate_branched(items, theatre, run_ids, seed, spinup):
+        sc = next(sc for i, sc, _ in items if i == si)
+        summ = run_summaries(out, theatre, WeekGrid(sc.start, sc.weeks))
+        # without a bundle only the per-run summaries travel back (not ~70 MB of series a chunk)
+        kept = {k: v for k, v in out.items() if k in keep} if keep is not None else None
+        del out
+        yield si, run_ids, kept, summ
+
+
+def _work(args) -> list[tuple]:
+    return list(_iter_work(args))
 
 
 def _map_work(args):
@@ -54,13 +63,14 @@ def map_runs(sc: Scenario, params: ParamSet, run_ids: np.ndarray, seed: int, fn:
 
 
 def execute(tasks: Iterator[tuple], workers: int, backend: str = "local") -> Iterator[tuple]:
-    """Run ``_work`` on each task; results in completion order, at most 2 per worker pending."""
+    """Run ``_work`` on each task; per-scenario results in completion order, at most 2 tasks
+    per worker pending."""
     if backend == "ray":
         yield from _execute_ray(tasks, workers)
         return
-    if workers == 1:
+    if workers == 1:  # one scenario's series in memory at a time
         for task in tasks:
-            yield _work(task)
+            yield from _iter_work(task)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
         pending = set()
@@ -69,9 +79,9 @@ def execute(tasks: Iterator[tuple], workers: int, backend: str = "local") -> Ite
             if len(pending) >= 2 * workers:  # bounded queue: memory does not grow with runs
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for f in done:
-                    yield f.result()
+                    yield from f.result()
         for f in pending:
-            yield f.result()
+            yield from f.result()
 
 
 def _execute_ray(tasks: Iterator[tuple], workers: int) -> Iterator[tuple]:
@@ -92,7 +102,9 @@ def _execute_ray(tasks: Iterator[tuple], workers: int) -> Iterator[tuple]:
         pending.append(remote.remote(task))
         if len(pending) >= 2 * max(workers, 1):  # bounded in-flight work
             done, pending = ray.wait(pending, num_returns=1)
-            yield from ray.get(done)
+            for res in ray.get(done):
+                yield from res
     while pending:
         done, pending = ray.wait(pending, num_returns=1)
-        yield from ray.get(done)
+        for res in ray.get(done):
+            yield from res
