@@ -40,8 +40,9 @@ from pathlib import Path
 
 import numpy as np
 
-from resurgence.model.sim import Sim, default_params, run_generator, simulate_chunk
-from resurgence.run.ensemble import chunks, resolve, run_ensemble
+from resurgence.core.rng import run_generator
+from resurgence.model.sim import Sim, default_params, simulate_chunk
+from resurgence.runs.ensemble import chunks, resolve, run_ensemble
 from resurgence.scenario.drivers import compile_drivers
 from resurgence.theatre.theatre import load_theatre
 

@@ -1,7 +1,7 @@
 """The resurgence model written the way a Mesa 3 user would write it: a reference for speed.
 
 One :class:`mesa.Model` per run, one :class:`mesa.Agent` per governorate and per US/coalition
-base, stepping weekly through the same module order as :data:`resurgence.engine.PLAN`
+base, stepping weekly through the same module order as :data:`resurgence.model.sim.PLAN`
 (coalition, host, militia, insurgency, territory, grievance, politics) with the same
 equations and default parameters as ``src/resurgence/modules/*.py``. Everything is scalar
 Python: each agent keeps its own state in attributes, stochastic flows are per-agent draws
@@ -26,11 +26,11 @@ import time
 
 import mesa
 import numpy as np
+from resurgence.scenario.schema.drivers import compile_drivers
+from resurgence.theatre.theatre.theatre import load_theatre
 
 from resurgence.model.sim import all_params
-from resurgence.run.ensemble import resolve
-from resurgence.scenario.drivers import compile_drivers
-from resurgence.theatre.theatre import load_theatre
+from resurgence.runs.ensemble import resolve
 
 REGIONAL_METRICS = (
     "isr_coverage", "air_coverage", "training_coverage", "planning_coverage", "host_strength",

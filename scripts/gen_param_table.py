@@ -10,9 +10,9 @@
     python scripts/gen_param_table.py --what claims   # the claims registry's checks (docs/model.md)
     python scripts/gen_param_table.py --what all      # everything, as one document
 
-Everything comes from the declarations in ``resurgence.modules.*``, ``resurgence.obsmodel``,
-``resurgence.engine.PLAN``, ``resurgence.summaries.SUMMARIES``, ``resurgence.scenario.SCHEDULES``,
-``resurgence.cases`` and the shipped posterior, so the tables cannot drift from the code:
+Everything comes from the declarations in ``resurgence.model.mechanisms.*``, ``resurgence.calibration.obsmodel``,
+``resurgence.model.sim.PLAN``, ``resurgence.results.outcomes.SUMMARIES``, ``resurgence.scenario.schema.SCHEDULES``,
+``resurgence.calibration.cases`` and the shipped posterior, so the tables cannot drift from the code:
 regenerate and paste whenever a module, a case or the shipped posterior changes.
 """
 
@@ -41,7 +41,8 @@ _PARAM_HEADER = ["name", "module", "default", "units", "prior", "claims", "sourc
 
 
 def params_md() -> str:
-    from resurgence.calibration.obsmodel import OBS_PARAMS
+    from resurgence.calibration.inference.obsmodel import OBS_PARAMS
+
     from resurgence.model.params import DEFAULTS_VERSION, defaults_digest
     from resurgence.model.sim import PLAN, all_params
 
@@ -55,14 +56,14 @@ def params_md() -> str:
         parts.append(f"\n### `{m.name}` — {m.title}\n")
         parts.append(_table(_PARAM_HEADER, _param_rows(m.params)))
     parts.append("\n### `observation` — how each data source sees the model "
-                 "(`resurgence.obsmodel`)\n")
+                 "(`resurgence.calibration.obsmodel`)\n")
     parts.append(_table(_PARAM_HEADER, _param_rows(OBS_PARAMS)))
     return "\n".join(parts) + "\n"
 
 
 def posterior_md(case_name: str = "iraq-2020") -> str:
-    from resurgence.calibration.cases import get_case
-    from resurgence.calibration.posterior import full_specs, shipped
+    from resurgence.calibration.inference.cases import get_case
+    from resurgence.calibration.inference.posterior import full_specs, shipped
 
     case = get_case(case_name)
     post = shipped(case_name)
@@ -100,7 +101,7 @@ def metrics_md() -> str:
 
 
 def outcomes_md() -> str:
-    from resurgence.results.outcomes import SUMMARIES
+    from resurgence.results.bundle.outcomes import SUMMARIES
 
     return _table(["outcome", "unit", "description"],
                   [[f"`{s.name}`", s.unit, s.description] for s in SUMMARIES]) + "\n"
@@ -116,7 +117,7 @@ def plan_md() -> str:
 
 
 def levers_md() -> str:
-    from resurgence.scenario.schema import SCHEDULES
+    from resurgence.scenario.schema.schema import SCHEDULES
 
     rows = [[f"`{k}`", f"{d:g}", f"[{lo:g}, {hi:g}]", meaning]
             for k, (d, lo, hi, meaning) in SCHEDULES.items()]

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from resurgence.model.sim import default_params, simulate_chunk
-from resurgence.run.ensemble import EnsembleResult, resolve, run_ensemble, scenario_params
+from resurgence.runs.ensemble import EnsembleResult, resolve, run_ensemble, scenario_params
 from resurgence.scenario.schema import Scenario, load_scenario, parse_scenario
 from resurgence.theatre.theatre import Theatre, load_theatre
 

@@ -25,7 +25,7 @@ from resurgence import __version__
 from resurgence.model.params import DEFAULTS_VERSION, defaults_digest
 from resurgence.model.sim import all_params
 from resurgence.results.outcomes import SUMMARY_BY_NAME
-from resurgence.run.ensemble import EnsembleResult, run_ensemble
+from resurgence.runs.ensemble import EnsembleResult, run_ensemble
 
 PATH = Path(__file__).with_name("golden") / "summaries.json"
 

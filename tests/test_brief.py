@@ -101,6 +101,96 @@ def test_cli_brief_small(tmp_path):
                                  str(tmp_path / "b")])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "b" / "brief.html").exists() and not (tmp_path / "b" / "brief.pdf").exists()
-    assert "claims:" in r.output
+    assert "claims:" in r.output and "Bottom line" in r.output and "done" not in r.output
     bad = CliRunner().invoke(app, ["brief", "--format", "docx", "--out", str(tmp_path / "c")])
     assert bad.exit_code == 2 and "--format" in bad.output
+
+
+def _intervals(text: str) -> list[tuple[str, str]]:
+    """Every printed 'x [lo, hi]' interval as (lo, hi) strings."""
+    return re.findall(r"\[([-+]?[\d,.]+(?:e[-+]\d+)?(?: pp|%)?), ([-+]?[\d,.]+(?:e[-+]\d+)?(?: pp|%)?)\]",
+                      text)
+
+
+def test_no_zero_width_interval_is_printed(brief):
+    data, out = brief
+    page = render_html(data, out).read_text()
+    text = re.sub(r"<[^>]+>", " ", page)
+    pairs = _intervals(text)
+    assert len(pairs) > 40  # the pathway, enabler and claims tables are full of intervals
+    assert [p for p in pairs if p[0] == p[1]] == []
+    # outputs without spread say so in words
+    from resurgence.report import content, fmt
+
+    assert fmt.interval(0.66, 0.66, 0.66) == f"0.66 ({fmt.FIXED})"
+    assert fmt.interval(0.0, 0.0, 0.0, "probability") == "0% (in no run)"
+    assert fmt.interval(0.0, 0.0, 0.0, "probability", diff=True) == "+0 pp (no run differs)"
+    assert fmt.FIXED_NOTE in content.LIMITS
+
+
+def test_probability_differences_in_percentage_points(brief):
+    data, out = brief
+    from resurgence.report import content
+
+    pt = content.pathway_table(data)
+    hg = pt[pt["outcome"].str.startswith("probability that IS holds ground within 24")].iloc[0]
+    assert hg["full-withdrawal minus announced-2500"].split(" [")[0].endswith("pp")
+    assert "P(B>A)" not in render_html(data, out).read_text()
+    assert fmt_pp_examples() == ["+20 pp", "-5 pp", "+0.5 pp"]
+
+
+def fmt_pp_examples() -> list[str]:
+    from resurgence.report import fmt
+
+    return [fmt.pp(0.2), fmt.pp(-0.05), fmt.pp(0.005)]
+
+
+def test_bottom_line_reads_its_numbers_from_the_data(brief):
+    data, _ = brief
+    from resurgence.report import content, fmt
+    from resurgence.scenario.schema import load_scenario
+
+    text = content.bottom_line(data)
+    troops = load_scenario(REFERENCE).schedule("troops")
+    assert f"{troops[-1][1]:,.0f} by {troops[-1][0].day} {troops[-1][0]:%B %Y}" in text
+    row = data.pathways[(data.pathways["outcome"] == "is_attacks_y2")
+                        & (data.pathways["scenario"] == "full-withdrawal")].iloc[0]
+    assert fmt.num(row["effect_mid"]) in text and "pp" in text
+    # a changed schedule changes the sentence
+    meta = dict(data.meta, troops=dict(data.meta["troops"],
+                                       **{REFERENCE: [["2020-11-17", 3000.0], ["2021-03-01", 1800.0]]}))
+    assert "3,000 to 1,800 by 1 March 2021" in content.bottom_line(
+        type(data)(**{**data.__dict__, "meta": meta}))
+
+
+def test_page_order_and_linked_manifest(brief):
+    data, out = brief
+    page = render_html(data, out).read_text()
+    heads = re.findall(r"<h2>([^<]+)</h2>", page)
+    assert heads[:4] == ["Bottom line", "The three pathways", "Limits", "The source's claims, checked"]
+    assert "brief-manifest.json" in page and "<pre>" not in page
+    import json
+
+    man = json.loads((out / "brief-manifest.json").read_text())
+    assert man["seed"] == 3 and man["scenario hashes"]
+    # claims headline: counts by category with meanings, never a bare "N supported"
+    assert "model-implied" in page and "built into the model" in page
+
+
+def test_variants_describe_themselves():
+    from resurgence.analysis.brief import _all_scenarios
+    from resurgence.scenario.schema import load_scenario
+
+    plan = load_scenario(REFERENCE).description
+    scs = {s.name: s for s in _all_scenarios()}
+    for name in VARIANTS:
+        assert scs[name].description and scs[name].description != plan, name
+    assert "ISR" in scs["no-isr"].description and "2021-06-30" in scs["no-isr"].description
+
+
+def test_like_with_like_claims(brief):
+    data, _ = brief
+    c = data.claims.set_index("id")
+    assert c.loc["C9", "unit"] == "militia attacks on US sites per month"
+    assert c.loc["C20", "unit"].startswith("IS attacks per month")
+    assert 1 < c.loc["C9", "effect_median"] < 40 and 50 < c.loc["C20", "effect_median"] < 500

@@ -16,7 +16,7 @@ from resurgence.calibration.inference import Space, calibrate, history_setup
 from resurgence.calibration.posterior import Posterior, shipped
 from resurgence.cli.app import app
 from resurgence.model.params import beta, lognormal, uniform
-from resurgence.run.ensemble import resolve
+from resurgence.runs.ensemble import resolve
 
 UNTIL = dt.date(2019, 6, 30)
 

@@ -10,13 +10,13 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from resurgence.analysis.case2011 import HOLD_DATES, ORIGIN, run_case_2011
+from resurgence.analysis.case2011 import HOLD_DATES, ORIGIN, ex_ante, run_case_2011
 from resurgence.calibration.cases import CASES, IRAQ_2011, IRAQ_2020, case_observations
 from resurgence.calibration.inference import history_setup
 from resurgence.cli.case2011 import case2011_cmd
 from resurgence.model.sim import default_params, simulate_chunk
 from resurgence.report.case2011 import save_figure
-from resurgence.run.ensemble import run_ensemble, spun_up
+from resurgence.runs.ensemble import run_ensemble, spun_up
 from resurgence.scenario.drivers import compile_drivers
 from resurgence.scenario.schema import load_scenario
 
@@ -114,3 +114,31 @@ def test_cli_writes_csv_json_png(tmp_path) -> None:
     for ext in ("csv", "json", "png"):
         assert (out / f"case2011.{ext}").stat().st_size > 0
     assert "P(IS has held ground by 2014-06-30)" in r.output
+
+
+def test_ex_ante_keeps_the_posture_and_holds_the_rest(theatre) -> None:
+    """Ex ante: every lever is flat after the withdrawal at its value on the day, the
+    announced posture (troops, enablers, bases to zero) is kept, later shocks are gone."""
+    sc = load_scenario("iraq-2011")
+    ea = ex_ante(sc, ORIGIN)
+    full, off = spun_up(ea, IRAQ_2011.history_start)
+    drv = compile_drivers(full, theatre)
+    known = compile_drivers(spun_up(sc, IRAQ_2011.history_start)[0], theatre)
+    for lever, series in drv.levers.items():
+        assert np.all(series[off:] == series[off]), lever
+        np.testing.assert_allclose(series[:off], known.levers[lever][:off], rtol=1e-12,
+                                   err_msg=lever)
+    assert drv.levers["troops"][off] == 0 and drv.levers["isr"][off] == 0
+    assert known.levers["syria_instability"][-1] > drv.levers["syria_instability"][-1]
+    assert drv.is_surge.sum() == 0 < known.is_surge.sum()
+    assert not drv.base_open[off:].any()
+
+
+def test_tiny_case_is_scored(tiny) -> None:
+    s = tiny.scores()
+    assert set(s["target"]) >= {"IBC civilian deaths 2012", "IBC civilian deaths 2013"}
+    assert (s["crps"] > 0).all() and s["observed_quantile"].between(0, 1).all()
+    for c in ("in50", "in80", "in90"):
+        assert s[c].isin([0.0, 1.0]).all()
+    assert (s["in50"] <= s["in80"]).all() and (s["in80"] <= s["in90"]).all()
+    assert tiny.settings["drivers"] == "ex-ante" and "ex ante" in tiny.text()

@@ -195,9 +195,15 @@ def test_out_must_not_exist_without_overwrite(cli, tmp_path) -> None:
     assert "already exists" in r.stderr and "Traceback" not in r.output
     assert (out / "keep.txt").read_text() == "mine"  # untouched
     r = cli("run", "stay-3000", "--runs", 3, "--weeks", 3, "--out", out, "--overwrite")
+    assert r.exit_code == 2  # --overwrite replaces only a results bundle
+    assert "not a results bundle" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert (out / "keep.txt").read_text() == "mine"
+    bundle = tmp_path / "bundle"
+    assert cli("run", "stay-3000", "--runs", 2, "--weeks", 3, "--out", bundle).exit_code == 0
+    r = cli("run", "stay-3000", "--runs", 3, "--weeks", 3, "--out", bundle, "--overwrite")
     assert r.exit_code == 0, r.output
-    assert not (out / "keep.txt").exists()
-    assert Bundle.open(out).manifest["runs"] == 3
+    assert Bundle.open(bundle).manifest["runs"] == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle", "exists"]
 
 
 def test_bad_options_exit_2(cli, tmp_path) -> None:
@@ -243,12 +249,12 @@ def test_error_during_run_is_one_line_on_stderr(cli, tmp_path) -> None:
 def test_a_bug_shows_as_a_bug_not_as_a_user_error(cli, monkeypatch, tmp_path) -> None:
     """A non-user exception exits 70 with a crash report naming the exception and where
     it was raised; a user error of the same command exits 2 with one line."""
-    import resurgence.cli.app as cli_app
+    import resurgence.runs.ensemble as ensemble  # the CLI imports it when a command runs
 
     def boom(*args, **kwargs):
         raise KeyError("internal_key")
 
-    monkeypatch.setattr(cli_app, "run_ensemble", boom)
+    monkeypatch.setattr(ensemble, "run_ensemble", boom)
     r = cli("run", "stay-3000", "--runs", 2, "--weeks", 2, "--out", tmp_path / "o")
     assert r.exit_code == 70, r.output
     assert "internal error (a bug" in r.stderr and "KeyError" in r.stderr

@@ -10,9 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from resurgence.model.sim import Sim, default_params, run_generator, simulate_chunk
+from resurgence.core.rng import run_generator
+from resurgence.model.sim import Sim, default_params, simulate_chunk
 from resurgence.results.outcomes import SUMMARIES
-from resurgence.run.ensemble import resolve, run_ensemble
+from resurgence.runs.ensemble import resolve, run_ensemble
 from resurgence.scenario.schema import ScenarioError
 
 RUNS = 24

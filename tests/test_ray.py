@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from resurgence.run.ensemble import run_ensemble
+from resurgence.runs.ensemble import run_ensemble
 
 
 def test_ray_backend_matches_local():

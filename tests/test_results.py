@@ -221,8 +221,13 @@ def test_existing_out_dir(tmp_path: Path, data) -> None:
     with pytest.raises(BundleError, match="already exists"):
         _write(out, data)
     assert (out / "old.txt").exists()
-    _write(out, data, overwrite=True)
-    assert not (out / "old.txt").exists()
+    with pytest.raises(BundleError, match="not a results bundle"):  # overwrite replaces bundles only
+        _write(out, data, overwrite=True)
+    assert (out / "old.txt").read_text() == "old"
+    (out / "old.txt").unlink()
+    out.rmdir()
+    _write(out, data)
+    _write(out, data, overwrite=True)  # a bundle is replaced
     assert Bundle.open(out).manifest["complete"] is True
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from resurgence.model.sim import default_params
-from resurgence.run.ensemble import run_ensemble, scenario_params
+from resurgence.runs.ensemble import run_ensemble, scenario_params
 from resurgence.scenario.drivers import SURGE_FIGHTERS, compile_drivers
 from resurgence.scenario.schema import ScenarioError, load_scenario, shipped_names
 

@@ -21,7 +21,7 @@ from resurgence.analysis.sensitivity import (
 )
 from resurgence.model.sim import all_params, default_params, simulate_chunk
 from resurgence.report.diagnostics import sobol_figure
-from resurgence.run.ensemble import resolve
+from resurgence.runs.ensemble import resolve
 from resurgence.scenario.drivers import compile_drivers
 from resurgence.theatre.theatre import load_theatre
 

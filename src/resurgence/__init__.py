@@ -30,22 +30,35 @@ def brief(case: str = "iraq-2020", *, runs: int = 300, seed: int = 1, out: str =
     return data
 
 
-def run(scenarios, runs: int = 200, seed: int = 1, **kwargs):
+def _posterior(posterior, start):
+    """The CLI's default: the shipped posterior when its data end before ``start``."""
+    from resurgence.calibration.posterior import Posterior, resolve_posterior, usable_for
+
+    post = posterior if isinstance(posterior, Posterior) else resolve_posterior(posterior)
+    return usable_for(post, start)
+
+
+def run(scenarios, runs: int = 200, seed: int = 1, *, posterior="shipped", **kwargs):
     """Run scenarios (names, paths or ``Scenario`` objects) as one paired ensemble; see
-    :func:`resurgence.ensemble.run_ensemble`."""
-    from resurgence.run.ensemble import run_ensemble
+    :func:`resurgence.runs.ensemble.run_ensemble`. Like ``resurgence run``, the default
+    ``posterior="shipped"`` uses the calibrated iraq-2020 draws (``"none"``: versioned
+    defaults; or a posterior file or object)."""
+    from resurgence.runs.ensemble import resolve, run_ensemble
 
-    return run_ensemble(list(scenarios) if not isinstance(scenarios, str) else [scenarios],
-                        runs, seed, **kwargs)
+    scs = [resolve(s) for s in ([scenarios] if isinstance(scenarios, str) else scenarios)]
+    return run_ensemble(scs, runs, seed, posterior=_posterior(posterior, scs[0].start), **kwargs)
 
 
-def compare(a, b, runs: int = 200, seed: int = 1, **kwargs):
-    """Paired contrasts B - A under common random numbers (list of ``Contrast``)."""
+def compare(a, b, runs: int = 200, seed: int = 1, *, posterior="shipped", **kwargs):
+    """Paired contrasts B - A under common random numbers (list of ``Contrast``), with the
+    same default parameters as ``resurgence compare`` (the shipped posterior)."""
     from resurgence.analysis.contrasts import contrast
-    from resurgence.run.ensemble import resolve, run_ensemble
+    from resurgence.runs.ensemble import resolve, run_ensemble
 
     sa, sb = resolve(a), resolve(b)
-    res = run_ensemble([sa, sb], runs, seed, **kwargs)
+    if sb.name == sa.name:
+        sb = sb.model_copy(update={"name": f"{sb.name}-b"})
+    res = run_ensemble([sa, sb], runs, seed, posterior=_posterior(posterior, sa.start), **kwargs)
     return contrast(res.summaries[sa.name], res.summaries[sb.name])
 
 

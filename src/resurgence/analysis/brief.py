@@ -19,14 +19,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from resurgence.analysis.claims import CLAIMS, VARIANTS, evaluate, learning_ratios, scenarios_needed
+from resurgence.analysis.claims import (
+    CLAIMS,
+    RAMP,
+    VARIANTS,
+    evaluate,
+    learning_ratios,
+    scenarios_needed,
+)
 from resurgence.analysis.contrasts import contrast
 from resurgence.calibration.cases import case_observations, get_case
 from resurgence.calibration.posterior import Posterior, full_specs, resolve_posterior
 from resurgence.core.version import __version__
 from resurgence.model.params import DEFAULTS_VERSION
 from resurgence.results.bundle import Bundle
-from resurgence.run.ensemble import resolve, run_ensemble
+from resurgence.runs.ensemble import resolve, run_ensemble
 from resurgence.scenario.schema import Scenario, scenario_from_dict
 from resurgence.theatre.theatre import load_theatre
 
@@ -48,11 +55,11 @@ PATHWAYS = [
     ("2. Militants could become more resilient", [
         ("is_fighters_end", "IS fighters after two years"),
         ("is_villages_end", "contested villages after two years"),
-        ("holds_ground_6m", "P(IS holds ground) within 6 months"),
-        ("holds_ground_12m", "P(IS holds ground) within 12 months"),
-        ("holds_ground_24m", "P(IS holds ground) within 24 months")]),
+        ("holds_ground_6m", "probability that IS holds ground within 6 months"),
+        ("holds_ground_12m", "probability that IS holds ground within 12 months"),
+        ("holds_ground_24m", "probability that IS holds ground within 24 months")]),
     ("3. Iran's influence could deepen", [
-        ("iran_influence_end", "Iranian influence index after two years"),
+        ("iran_influence_end", "Iranian influence index (0-1) after two years"),
         ("militia_attacks_us", "militia attacks on US sites, two years"),
         ("us_leverage_end", "US leverage index after two years")]),
 ]
@@ -197,7 +204,10 @@ def compute_brief(case: str = "iraq-2020", *, runs: int = 300, seed: int = 1,
                             if post else None),
               "start": scs[0].start.isoformat(), "weeks": scs[0].weeks,
               "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-              "claims": len(CLAIMS)},
+              "claims": len(CLAIMS),
+              "troops": {sc.name: [[d.isoformat(), float(v)] for d, v in sc.schedule("troops")]
+                         for sc in scs if sc.name in SHIPPED},
+              "ramp": list(RAMP)},
         scenarios=pd.DataFrame([{"name": s.name, "title": s.title, "description": s.description,
                                  "hash": s.digest()} for s in scs]),
         pathways=_pathways(summ), enablers=_enablers(summ), claims=claims, fan=fan, maps=maps,

@@ -25,30 +25,48 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from resurgence.results.outcomes import SUMMARY_BY_NAME
+
 Summ = dict[str, dict[str, np.ndarray]]
 
 # inline scenario variants used by checks (each overlays announced-2500 from mid-January 2021)
-_RAMP = ("2021-01-15", "2021-06-30")
+RAMP = ("2021-01-15", "2021-06-30")
 
 
-def _lever_off(lever: str) -> dict:
-    return {"base": "announced-2500", "title": f"announced-2500 without {lever}",
-            "schedules": {lever: [[_RAMP[0], 1.0], [_RAMP[1], 0.0]]}}
+def _lever_off(lever: str, label: str) -> dict:
+    return {"base": "announced-2500", "title": f"announced-2500 without {label}",
+            "description": f"The announced plan (3,000 to 2,500 troops by mid-January 2021), but "
+                           f"{label} ramps down to zero between {RAMP[0]} and {RAMP[1]}; the "
+                           f"other enablers continue.",
+            "schedules": {lever: [[RAMP[0], 1.0], [RAMP[1], 0.0]]}}
+
+
+def _on_plan(title: str, what: str, **over) -> dict:
+    return {"base": "announced-2500", "title": title,
+            "description": f"The announced plan (3,000 to 2,500 troops by mid-January 2021) with "
+                           f"{what}.", **over}
 
 
 VARIANTS: dict[str, dict] = {
-    "no-isr": _lever_off("isr"),
-    "no-air": _lever_off("air"),
-    "no-training": _lever_off("training"),
-    "no-planning": _lever_off("planning"),
-    "poor-coordination": {"base": "announced-2500", "title": "weaker branch coordination",
-                          "params": {"branch_coordination": 0.6}},
-    "no-closure-feedback": {"base": "announced-2500", "title": "bases ignore militia attacks",
-                            "params": {"closure_hazard_per_attack": 0.0}},
-    "syria-chaos": {"base": "announced-2500", "title": "renewed chaos in Syria",
-                    "schedules": {"syria_instability": [["2021-01-01", 1.0], ["2021-04-01", 3.0]]}},
-    "detente": {"base": "announced-2500", "title": "US-Iran detente (a return to the nuclear deal)",
-                "schedules": {"us_iran_tension": [["2021-02-01", 1.0], ["2021-06-01", 0.5]]}},
+    "no-isr": _lever_off("isr", "ISR (intelligence, surveillance, reconnaissance)"),
+    "no-air": _lever_off("air", "air support"),
+    "no-training": _lever_off("training", "training and advice"),
+    "no-planning": _lever_off("planning", "planning support"),
+    "poor-coordination": _on_plan("weaker branch coordination",
+                                  "weaker coordination between Iraqi security branches "
+                                  "(branch_coordination 0.6)",
+                                  params={"branch_coordination": 0.6}),
+    "no-closure-feedback": _on_plan("bases ignore militia attacks",
+                                    "no base closures caused by militia attacks "
+                                    "(closure_hazard_per_attack 0)",
+                                    params={"closure_hazard_per_attack": 0.0}),
+    "syria-chaos": _on_plan("renewed chaos in Syria",
+                            "Syrian instability tripling between 1 January and 1 April 2021",
+                            schedules={"syria_instability": [["2021-01-01", 1.0],
+                                                             ["2021-04-01", 3.0]]}),
+    "detente": _on_plan("US-Iran detente (a return to the nuclear deal)",
+                        "US-Iran tension halving between 1 February and 1 June 2021",
+                        schedules={"us_iran_tension": [["2021-02-01", 1.0], ["2021-06-01", 0.5]]}),
 }
 
 
@@ -114,8 +132,8 @@ CLAIMS: list[Claim] = [
        "removing air support raises IS fighters", A, "no-air", "is_fighters_end", drivers=("remove_air",)),
     _b("C9", "factions loyal to Iran ... have stepped up attacks on U.S. interests",
        "militia: campaigns and attacks on bases, convoys, embassy",
-       "militia attacks on US sites average 4-15 a month", A, "militia_attacks_us",
-       lambda x: (x / 24 >= 4) & (x / 24 <= 15), basis="data-tested",
+       "militia attacks on US sites average 4-15 a month (the Knights count's range)", A,
+       "militia_attacks_us_monthly", lambda x: (x >= 4) & (x <= 15), basis="data-tested",
        evidence="fitted to Knights (Washington Institute) Jan-Jul 2020 counts",
        drivers=("attack_rate_base", "attack_rate_convoy")),
     _c("C10", "the withdrawal of 500 American troops will have little, if any, impact",
@@ -150,8 +168,8 @@ CLAIMS: list[Claim] = [
        "insurgency: attacks outside the core; infra_share", "attacks outside the northern belt and on infrastructure occur",
        A, "is_attacks_infra", lambda x: x > 0),
     _b("C20", "the country sees five to six attacks every week",
-       "observation model: each source's reporting rate", "IS attacks in the first year lie in CTC 2020's range (110-270 a month)",
-       A, "is_attacks_y1", lambda x: (x / 12 >= 110) & (x / 12 <= 270), basis="data-tested",
+       "observation model: each source's reporting rate", "IS attacks in the first year average 110-270 a month, CTC Sentinel's 2020 range (the model's attacks are on CTC's scale)",
+       A, "is_attacks_y1_monthly", lambda x: (x >= 110) & (x <= 270), basis="data-tested",
        evidence="CTC 2018-2020 counts in the fit; the commander's 5-6 'attacks' are a narrower count",
        drivers=("attack_rate", "rate_ctc")),
     _c("C21", "a previous incarnation exploited the chaos in neighboring Syria to seize large parts of both countries",
@@ -186,7 +204,28 @@ def scenarios_needed() -> list[str]:
     return names
 
 
+DERIVED_UNITS = {"is_attacks_liberated_share": "share of IS attacks",
+                 "militia_attacks_us_monthly": "militia attacks on US sites per month",
+                 "is_attacks_y1_monthly": "IS attacks per month (CTC Sentinel scale)"}
+
+
+def unit_of(claim: Claim) -> str:
+    """The unit of a claim's effect column (for contrasts: of the difference B - A)."""
+    if claim.relative:
+        return "relative change"
+    if claim.summary in PROBABILITIES:
+        return "probability (difference in percentage points)" if claim.kind == "contrast" \
+            else "probability"
+    if claim.summary in DERIVED_UNITS:
+        return DERIVED_UNITS[claim.summary]
+    return SUMMARY_BY_NAME[claim.summary].unit
+
+
 def _derived(summ: dict[str, np.ndarray], name: str) -> np.ndarray:
+    if name == "militia_attacks_us_monthly":  # whole 104-week horizon = 24 months
+        return summ["militia_attacks_us"] / 24.0
+    if name == "is_attacks_y1_monthly":
+        return summ["is_attacks_y1"] / 12.0
     if name == "is_attacks_liberated_share":
         return summ["is_attacks_liberated_y1"] / np.maximum(summ["is_attacks_y1"], 1.0)
     return summ[name]
@@ -220,6 +259,7 @@ def evaluate(summaries: Summ, learning: dict[str, float] | None = None) -> pd.Da
         learned = [k for k in c.drivers if learning and learning.get(k, 1.0) < 0.8]
         rows.append({"id": c.id, "quote": c.quote, "carried_by": c.carried_by, "check": c.check,
                      "scenarios": f"{c.b} vs {c.a}" if c.a else c.b, "outcome": c.summary,
+                     "unit": unit_of(c), "kind": c.kind,
                      "effect_median": mid, "effect_p10": lo, "effect_p90": hi,
                      "share_as_expected": share, "verdict": verdict, "basis": c.basis,
                      "evidence": c.evidence,

@@ -52,7 +52,7 @@ from resurgence.core.errors import ArgumentError
 from resurgence.model.params import ParamSet
 from resurgence.model.sim import PLAN, Sim, all_params
 from resurgence.results.outcomes import SUMMARY_BY_NAME
-from resurgence.run.ensemble import resolve, spun_up
+from resurgence.runs.ensemble import resolve, spun_up
 from resurgence.scenario.drivers import compile_drivers
 from resurgence.scenario.schema import Scenario, Schedules
 from resurgence.theatre.theatre import Theatre, load_theatre
@@ -105,20 +105,6 @@ def design_runs(n: int, groups: Sequence[str] | None = None) -> int:
     return n * (len(factors(groups)) + 2)
 
 
-class _LeverSim(Sim):
-    """A chunk whose levers differ by run: ``series[k]`` is ``(weeks, runs)``, handed to the
-    modules as ``(runs, 1)`` columns. This relies on modules using levers arithmetically
-    (broadcasting); ``test_per_run_levers_match_scenarios`` guards it."""
-
-    def __init__(self, sc, theatre, params, run_ids, seed, drivers, series):
-        super().__init__(sc, theatre, params, run_ids, seed, drivers)
-        self._rows = [{**row, **{k: v[t][:, None] for k, v in series.items()}}
-                      for t, row in enumerate(self._lever_rows)]
-
-    def levers(self, t: int):  # type: ignore[override]
-        return self._rows[t]
-
-
 def outcomes(x: dict[str, np.ndarray], theatre: Theatre, sc: Scenario) -> dict[str, np.ndarray]:
     """The :data:`OUTPUTS` of each run from its metric arrays on ``sc``'s grid."""
     grid = compile_drivers(sc, theatre).grid
@@ -138,7 +124,7 @@ def _chunk(task) -> dict[str, np.ndarray]:
     hi = compile_drivers(lever_scenario(dict.fromkeys(mult, 1.0), full), th)
     series = {k: lo.levers[k][:, None] + (hi.levers[k] - lo.levers[k])[:, None] * m[None, :]
               for k, m in mult.items()}
-    x = _LeverSim(full, th, params, run_ids, seed, lo, series).run(seed)
+    x = Sim(full, th, params, run_ids, seed, lo, lever_series=series).run(seed)
     return outcomes({k: v[:, off:] for k, v in x.items()}, th, sc)
 
 

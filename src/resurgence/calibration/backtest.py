@@ -182,7 +182,7 @@ def _simulator(c: Case, o: dt.date, horizon: int, runs: int, seed: int, particle
                generations: int, drivers: str, workers: int) -> pd.DataFrame:
     from resurgence.calibration.forecast import simulate_forecast
     from resurgence.calibration.inference import calibrate
-    from resurgence.run.ensemble import resolve
+    from resurgence.runs.ensemble import resolve
 
     post = calibrate(c, until=o - dt.timedelta(days=1), particles=particles,
                      generations=generations, seed=seed, workers=workers,

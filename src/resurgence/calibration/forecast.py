@@ -33,7 +33,7 @@ from resurgence.core.errors import ArgumentError
 from resurgence.core.timegrid import period_weights
 from resurgence.model.params import ParamSet
 from resurgence.model.sim import observation_uniforms
-from resurgence.run.ensemble import map_runs, resolve
+from resurgence.runs.ensemble import map_runs, resolve
 from resurgence.theatre.theatre import load_theatre
 
 SERIES = ("incidents", "is_attacks_ctc", "is_attacks", "is_fighters", "militia_attacks_us",

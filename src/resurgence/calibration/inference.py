@@ -40,7 +40,7 @@ from resurgence.calibration.posterior import Posterior, full_specs
 from resurgence.core.errors import ArgumentError
 from resurgence.core.timegrid import WeekGrid
 from resurgence.model.params import Param, ParamSet, Prior
-from resurgence.run.ensemble import map_runs, resolve
+from resurgence.runs.ensemble import map_runs, resolve
 
 
 @dataclass

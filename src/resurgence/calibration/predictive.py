@@ -12,7 +12,7 @@ from resurgence.calibration.cases import get_case
 from resurgence.calibration.inference import history_setup
 from resurgence.calibration.posterior import Posterior
 from resurgence.model.sim import observation_uniforms
-from resurgence.run.ensemble import map_runs
+from resurgence.runs.ensemble import map_runs
 
 LEVELS = (0.5, 0.8, 0.9)
 

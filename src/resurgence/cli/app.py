@@ -6,26 +6,27 @@ import json
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from resurgence.analysis.contrasts import contrast
-from resurgence.calibration.posterior import resolve_posterior, usable_for
 from resurgence.cli.console import console, err, progress_bar, user_errors
+from resurgence.cli.lazy import LazyGroup, lazy_command
 from resurgence.core.version import __version__
-from resurgence.model.params import DEFAULTS_VERSION
-from resurgence.model.sim import PLAN, all_params, plan_table
-from resurgence.run.ensemble import resolve, run_ensemble
-from resurgence.scenario.schema import SCHEDULES, load_scenario, shipped_names
+
+# Start-up: NumPy, pandas, Numba, DuckDB and the model are imported by the commands that need
+# them, not here (`resurgence --help` and `scenarios list` import none of them).
 
 app = typer.Typer(help="resurgence: how a foreign-troop drawdown changes an insurgency and a "
                   "rival power's influence (Iraq, 2020).", no_args_is_help=True,
-                  add_completion=False, pretty_exceptions_enable=False)
+                  add_completion=False, pretty_exceptions_enable=False, cls=LazyGroup)
 scen_app = typer.Typer(help="List and show scenarios.", no_args_is_help=True)
 model_app = typer.Typer(help="Inspect the model: step plan and parameters.", no_args_is_help=True)
 app.add_typer(scen_app, name="scenarios", rich_help_panel="Scenarios")
 app.add_typer(model_app, name="model", rich_help_panel="Inspect")
+bundle_app = typer.Typer(help="Check results bundles.", no_args_is_help=True)
+app.add_typer(bundle_app, name="bundle", rich_help_panel="Inspect")
 
 
 Runs = Annotated[int, typer.Option("--runs", "-n", help="Monte Carlo runs per scenario.")]
@@ -37,6 +38,10 @@ Backend = Annotated[str, typer.Option("--backend", help="'local' (process pool) 
                                       "pip install 'resurgence[ray]'; RAY_ADDRESS selects a cluster).")]
 Post = Annotated[str, typer.Option("--posterior", help="'shipped' (calibrated iraq-2020 draws; runs spin up "
                                    "from 2018), 'none' (versioned defaults from the scenario start) or a posterior file.")]
+Metrics = Annotated[str, typer.Option("--metrics", help="Metrics written to the bundle: 'default' (17 that the "
+                                      "brief, the web app and docs/results.md read), 'all' (30) or a comma-separated "
+                                      "list (`resurgence model metrics`).")]
+Overwrite = Annotated[bool, typer.Option(help="Replace an existing results bundle (never any other directory).")]
 
 
 @app.command(rich_help_panel="Scenarios")
@@ -45,15 +50,22 @@ def run(scenario: Annotated[str, typer.Argument(help="Shipped scenario name or p
         out: Annotated[Path, typer.Option("--out", "-o", help="Results bundle directory to create.")],
         runs: Runs = 200, seed: Seed = 1, workers: Workers = 1, weeks: Weeks = None,
         chunk_size: Chunk = 250, posterior: Post = "shipped", backend: Backend = "local",
-        overwrite: Annotated[bool, typer.Option(help="Replace an existing bundle.")] = False) -> None:
+        metrics: Metrics = "default", overwrite: Overwrite = False,
+        resume: Annotated[bool, typer.Option(help="Continue a killed run of the same command from its "
+                                             "committed chunks (the bundle is identical to an uninterrupted run's).")] = False) -> None:
     """Run one scenario as a Monte Carlo ensemble and write a results bundle."""
+    from resurgence.analysis.contrasts import contrast
+    from resurgence.calibration.posterior import resolve_posterior
+    from resurgence.runs.ensemble import resolve, run_ensemble
+
     sc = resolve(scenario, weeks)
     post = _usable(resolve_posterior(posterior), sc)
     with progress_bar() as prog:
         task = prog.add_task(f"run {sc.name}", total=runs)
         res = run_ensemble([sc], runs, seed, out=out, workers=workers, chunk_size=chunk_size,
                            overwrite=overwrite, progress=lambda k: prog.advance(task, k),
-                           posterior=post, backend=backend)
+                           posterior=post, backend=backend, metrics=_metrics(metrics),
+                           resume=resume)
     s = res.summaries[sc.name]
     table = Table(title=f"{sc.name}: {runs} runs, seed {seed}, {sc.weeks} weeks from {sc.start}")
     for col in ("outcome", "P10", "median (mean for probabilities)", "P90"):
@@ -65,8 +77,20 @@ def run(scenario: Annotated[str, typer.Argument(help="Shipped scenario name or p
     console.print(f"results bundle: [bold]{res.bundle}[/] ({res.wall_time_s:.1f} s)")
 
 
+def _metrics(choice: str) -> list[str] | None:
+    from resurgence.runs.ensemble import DEFAULT_METRICS
+
+    if choice.strip() == "all":
+        return None
+    if choice.strip() == "default":
+        return list(DEFAULT_METRICS)
+    return [m.strip() for m in choice.split(",") if m.strip()]
+
+
 def _usable(post, sc):
     """A posterior informs a run only if its data end before the scenario starts."""
+    from resurgence.calibration.posterior import usable_for
+
     if post is not None and usable_for(post, sc.start) is None:
         err.print(f"note: the {post.case} posterior uses data up to {post.until}, not before "
                   f"{sc.name}'s start {sc.start}: running on default parameters", highlight=False)
@@ -91,9 +115,13 @@ def compare(a: Annotated[str, typer.Argument(help="Reference scenario (name or p
             runs: Runs = 200, seed: Seed = 1, workers: Workers = 1, weeks: Weeks = None,
             chunk_size: Chunk = 250, posterior: Post = "shipped", backend: Backend = "local",
             out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write a results bundle.")] = None,
-            overwrite: Annotated[bool, typer.Option(help="Replace an existing bundle.")] = False,
+            overwrite: Overwrite = False, metrics: Metrics = "default",
             as_json: Annotated[bool, typer.Option("--json", help="Print the contrasts as JSON.")] = False) -> None:
     """Compare two scenarios run with common random numbers: paired differences B - A."""
+    from resurgence.analysis.contrasts import contrast
+    from resurgence.calibration.posterior import resolve_posterior
+    from resurgence.runs.ensemble import resolve, run_ensemble
+
     sa, sb = resolve(a, weeks), resolve(b, weeks)
     if sb.name == sa.name:  # the same name twice: keep both, distinguishable
         sb = sb.model_copy(update={"name": f"{sb.name}-b"})
@@ -102,7 +130,7 @@ def compare(a: Annotated[str, typer.Argument(help="Reference scenario (name or p
         task = prog.add_task(f"compare {sa.name} vs {sb.name}", total=2 * runs)
         res = run_ensemble([sa, sb], runs, seed, out=out, workers=workers, chunk_size=chunk_size,
                            overwrite=overwrite, progress=lambda k: prog.advance(task, k),
-                           posterior=post, backend=backend)
+                           posterior=post, backend=backend, metrics=_metrics(metrics))
     rows = contrast(res.summaries[sa.name], res.summaries[sb.name])
     if as_json:
         print(json.dumps({"a": sa.name, "b": sb.name, "runs": runs, "seed": seed,
@@ -129,6 +157,8 @@ def compare(a: Annotated[str, typer.Argument(help="Reference scenario (name or p
 @user_errors
 def scenarios_list() -> None:
     """List the shipped scenarios."""
+    from resurgence.scenario.schema import load_scenario, shipped_names
+
     table = Table(title="shipped scenarios")
     for col in ("name", "base", "title", "claims"):
         table.add_column(col)
@@ -144,6 +174,8 @@ def scenarios_list() -> None:
 def scenarios_show(name: Annotated[str, typer.Argument(help="Shipped scenario name or path.")],
                    as_json: Annotated[bool, typer.Option("--json", help="Print the resolved scenario as JSON.")] = False) -> None:
     """Show a scenario with its base resolved: schedules, bases, shocks, policy."""
+    from resurgence.scenario.schema import SCHEDULES, load_scenario
+
     sc = load_scenario(name)
     if as_json:
         print(json.dumps(sc.model_dump(mode="json"), indent=1))
@@ -173,6 +205,9 @@ def scenarios_show(name: Annotated[str, typer.Argument(help="Shipped scenario na
 @model_app.command("plan")
 def model_plan() -> None:
     """Print the weekly step plan: modules in order, what each reads, writes and records."""
+    from resurgence.model.params import DEFAULTS_VERSION
+    from resurgence.model.sim import PLAN, all_params, plan_table
+
     table = Table(title=f"weekly step plan (resurgence {__version__}, defaults {DEFAULTS_VERSION})")
     for col in ("step", "module", "title", "reads", "writes", "records", "claims"):
         table.add_column(col, overflow="fold")
@@ -187,6 +222,9 @@ def model_plan() -> None:
 @model_app.command("params")
 def model_params(module: Annotated[str | None, typer.Option(help="Only this module.")] = None) -> None:
     """List the parameters: default, units, prior, claims and source."""
+    from resurgence.model.params import DEFAULTS_VERSION
+    from resurgence.model.sim import all_params
+
     table = Table(title=f"parameters (defaults {DEFAULTS_VERSION})")
     for col in ("name", "module", "default", "units", "prior", "claims", "source"):
         table.add_column(col, overflow="fold")
@@ -211,16 +249,56 @@ def model_outcomes() -> None:
     console.print(table)
 
 
+@model_app.command("metrics")
+def model_metrics() -> None:
+    """List the per-week metrics a results bundle can hold (`run --metrics`)."""
+    from resurgence.model.sim import all_metrics
+    from resurgence.runs.ensemble import DEFAULT_METRICS
+
+    table = Table(title="bundle metrics (* = written by default)")
+    for col in ("name", "level", "unit", "description"):
+        table.add_column(col)
+    for m in all_metrics():
+        table.add_row(m.name + (" *" if m.name in DEFAULT_METRICS else ""), m.level, m.unit,
+                      m.description)
+    console.print(table)
+
+
+@bundle_app.command("verify")
+@user_errors
+def bundle_verify(path: Annotated[Path, typer.Argument(help="Results bundle directory.")]) -> None:
+    """Check a results bundle: manifest complete, every file present and matching its sha256.
+    Exit 0 if intact, 2 otherwise (one line either way)."""
+    from resurgence.results.bundle import Bundle
+
+    n = Bundle.open(path).verify()
+    print(f"{path}: ok, {n} files match their sha256")
+
+
 @app.command(rich_help_panel="Inspect")
 def version() -> None:
     """Print the package version and the default-parameter version."""
+    from resurgence.model.params import DEFAULTS_VERSION
+
     print(f"resurgence {__version__} (defaults {DEFAULTS_VERSION})")
+
+
+def _load_case2011() -> click.Command:
+    from resurgence.cli.case2011 import case2011_cmd
+
+    sub = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    sub.command("case2011")(user_errors(case2011_cmd))
+    return typer.main.get_command(sub)
+
+
+def _load_data() -> click.Command:
+    from resurgence.cli.data import data_app
+
+    return typer.main.get_command(data_app)
 
 
 def _register() -> None:
     from resurgence.cli.brief import brief_cmd, claims_cmd
-    from resurgence.cli.case2011 import case2011_cmd
-    from resurgence.cli.data import data_app
     from resurgence.cli.fit import backtest_cmd, calibrate_cmd, forecast_cmd
     from resurgence.cli.sensitivity import sensitivity_cmd
     from resurgence.cli.serve import serve_cmd
@@ -233,8 +311,12 @@ def _register() -> None:
     app.command("forecast", rich_help_panel=fit)(user_errors(forecast_cmd))
     app.command("backtest", rich_help_panel=fit)(user_errors(backtest_cmd))
     app.command("sensitivity", rich_help_panel=fit)(user_errors(sensitivity_cmd))
-    app.command("case2011", rich_help_panel=fit)(user_errors(case2011_cmd))
-    app.add_typer(data_app, name="data", rich_help_panel=fit)
+    # these two import the 2011 case and the importers (pandas, SciPy): loaded when invoked
+    lazy_command("case2011", "The 2011 case: fit to 2009-10, run on from the US withdrawal (18 "
+                 "Dec 2011) and compare with the 2012-14 escalation and the fall of Mosul.", fit,
+                 _load_case2011)
+    lazy_command("data", "Observation data: import event exports, show the packaged table.",
+                 fit, _load_data)
     order = {main: 0, "Scenarios": 1, fit: 2, "Inspect": 3}
     app.registered_commands.sort(key=lambda c: order.get(c.rich_help_panel, 9))
     app.registered_groups.sort(key=lambda g: order.get(g.rich_help_panel, 9))

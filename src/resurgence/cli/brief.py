@@ -59,7 +59,7 @@ def brief_cmd(
             nonlocal stage_task
             if stage_task is not None:
                 prog.update(stage_task, completed=1)
-            stage_task = prog.add_task(msg, total=1)
+            stage_task = prog.add_task(msg, total=1) if msg else None
 
         data = compute_brief(case, runs=runs, seed=seed, out=out, workers=workers,
                              posterior=posterior, sensitivity_n=sensitivity, progress=lambda k: prog.advance(task, k),
@@ -71,19 +71,20 @@ def brief_cmd(
             written.append(render_html(data, out))
         if "pdf" in formats:
             written.append(render_pdf(data, out))
-        stage("done")
+        stage("")
     t = Table(title="How could the US drawdown in Iraq aid IS and Iran? Effects against the "
-              "announced plan (median [80% interval], paired runs)")
+              "announced plan (median [80% interval], paired runs; probabilities: differences "
+              "in percentage points)")
     pt = pathway_table(data)
     for c in pt.columns:
         t.add_column(escape(str(c)), overflow="fold")
     for row in pt.itertuples(index=False):
         t.add_row(*(escape(str(v)) for v in row))
     console.print(t)
-    counts = data.claims["verdict"].value_counts().to_dict()
-    console.print(f"claims: {counts.get('supported', 0)} supported, {counts.get('uncertain', 0)} "
-                  f"uncertain, {counts.get('not supported', 0)} not supported "
-                  f"(`resurgence claims` for the table)")
+    from resurgence.report.content import bottom_line, verdict_headline
+
+    console.print(escape(f"Bottom line: {bottom_line(data)}"))
+    console.print(escape(f"claims: {verdict_headline(data)} (`resurgence claims` for the table)"))
     for p in written:
         console.print(f"brief: [bold]{escape(str(p))}[/]")
     console.print(f"results bundle: {escape(str(data.bundle))}; figures: {escape(str(out / 'figures'))} "
@@ -103,7 +104,7 @@ def claims_cmd(
     from resurgence.analysis.claims import evaluate, learning_ratios
     from resurgence.calibration.cases import get_case
     from resurgence.calibration.posterior import full_specs, resolve_posterior
-    from resurgence.run.ensemble import run_ensemble
+    from resurgence.runs.ensemble import run_ensemble
 
     console, err = _consoles()
     post = resolve_posterior(posterior)
@@ -119,14 +120,19 @@ def claims_cmd(
         print(df.to_json(orient="records", indent=1))
         return
     t = Table(title=f"claims of the source, checked ({runs} paired runs, seed {seed})")
-    for c in ("id", "check", "scenarios", "effect [80%]", "as expected", "verdict", "basis"):
+    from resurgence.report.content import claims_table
+
+    for c in ("id", "check", "result: median [80% interval]", "runs as expected", "verdict",
+              "basis"):
         t.add_column(c, overflow="fold")
     colour = {"supported": "green", "uncertain": "yellow", "not supported": "red"}
-    for r in df.itertuples():
-        eff = f"{r.effect_median:.3g} [{r.effect_p10:.3g}, {r.effect_p90:.3g}]"
-        t.add_row(r.id, escape(r.check), escape(r.scenarios), eff, f"{r.share_as_expected:.0%}",
-                  f"[{colour[r.verdict]}]{r.verdict}[/]", r.basis)
+    for r in claims_table(df).itertuples(index=False):
+        t.add_row(r[0], escape(r[2]), escape(r[3]), r[4],
+                  f"[{colour.get(r[5], 'default')}]{escape(r[5])}[/]", r[6])
     console.print(t)
+    from resurgence.report.content import verdict_headline
+
+    console.print(escape(verdict_headline(df)))
     console.print("basis: data-tested = confronted with observations; model-implied = follows "
                   "from mechanisms built from the source (not independent evidence); "
                   "definition = a scenario lever.")

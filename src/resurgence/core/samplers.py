@@ -29,7 +29,7 @@ from scipy.special import gammaincinv
 try:  # optional accelerator; results are identical either way
     import numba
 except ImportError:  # pragma: no cover - exercised when numba is absent
-    numba = None
+    numba = None  # type: ignore[assignment]
 
 NORMAL_SWITCH = 40.0
 _MAX_STEPS = 400

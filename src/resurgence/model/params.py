@@ -117,7 +117,7 @@ class ParamSet:
     def runs(self) -> int:
         return len(next(iter(self.values.values())))
 
-    def with_overrides(self, overrides: Mapping[str, float]) -> ParamSet:
+    def with_overrides(self, overrides: Mapping[str, float | np.ndarray]) -> ParamSet:
         vals = dict(self.values)
         for name, v in overrides.items():
             if name not in self.specs:

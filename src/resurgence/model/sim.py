@@ -11,11 +11,13 @@ week by week, so a longer horizon extends a run without changing its earlier wee
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
+from resurgence.core.rng import observation_uniforms, run_generator  # noqa: F401 (re-exported)
 from resurgence.model.mechanisms.coalition import Coalition
 from resurgence.model.mechanisms.grievance import Grievance
 from resurgence.model.mechanisms.host import Host
@@ -23,7 +25,14 @@ from resurgence.model.mechanisms.insurgency import Insurgency
 from resurgence.model.mechanisms.militia import Militia
 from resurgence.model.mechanisms.politics import Politics
 from resurgence.model.mechanisms.territory import Territory
-from resurgence.model.module import MetricSpec, Module
+from resurgence.model.module import (
+    MetricSpec,
+    ModelError,
+    Module,
+    State,
+    check_declarations,
+    dataclass_fields,
+)
 from resurgence.model.params import Param, ParamSet
 from resurgence.scenario.drivers import Drivers, compile_drivers
 from resurgence.scenario.schema import Scenario
@@ -46,35 +55,104 @@ def default_params(runs: int = 1, overrides: dict[str, float] | None = None) -> 
     return ParamSet.defaults(all_params(), runs, overrides)
 
 
-def run_generator(root_seed: int, run: int) -> np.random.Generator:
-    """The random stream of run ``run``: the run-th child of ``SeedSequence(root_seed)``."""
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(root_seed, spawn_key=(int(run),))))
+class _ReadView:
+    """Strict mode: another module's states as ``module`` may see them (declared reads
+    only, read-only); every access is recorded."""
+
+    __slots__ = ("_ns", "_owner", "_reader", "_allowed", "_used")
+
+    def __init__(self, ns, owner: str, reader: str, allowed: frozenset[str], used: set):
+        for k, v in (("_ns", ns), ("_owner", owner), ("_reader", reader),
+                     ("_allowed", allowed), ("_used", used)):
+            object.__setattr__(self, k, v)
+
+    def __getattr__(self, name: str):
+        if name not in self._allowed:
+            raise ModelError(f"{self._reader} reads '{self._owner}.{name}' without declaring it")
+        self._used.add((self._reader, f"{self._owner}.{name}"))
+        return getattr(self._ns, name)
+
+    def __setattr__(self, name: str, value) -> None:
+        raise ModelError(f"{self._reader} writes '{self._owner}.{name}', a state it does not own")
 
 
-def observation_uniforms(root_seed: int, run_ids, shape: tuple[int, ...]) -> np.ndarray:
-    """Uniforms for reporting noise, ``(len(run_ids), *shape)`` float32: each run's own
-    stream ``SeedSequence(root, spawn_key=(run, 1))``, apart from its dynamics stream."""
-    u = np.empty((len(run_ids), *shape), dtype=np.float32)
-    for i, r in enumerate(run_ids):
-        g = np.random.Generator(np.random.PCG64(np.random.SeedSequence(root_seed, spawn_key=(int(r), 1))))
-        g.random(out=u[i], dtype=np.float32)
-    return u
+class _Scope:
+    """Strict mode: the ``state``/``params``/``drivers``/levers a module sees during its
+    own ``init`` and ``step``."""
+
+    def __init__(self, sim: Sim, module: Module):
+        self.module = module
+        me = module.name
+        reads: dict[str, set[str]] = {}
+        for r in module.reads:
+            owner, _, name = r.partition(".")
+            reads.setdefault(owner, set()).add(name)
+        used = sim.used_reads
+        self.state = SimpleNamespace(**{
+            m: (sim.real_state[m] if m == me else
+                _ReadView(sim.real_state[m], m, me, frozenset(reads.get(m, ())), used))
+            for m in sim.real_state.modules()})
+        self.params = _Params({me: sim.real_params[me]}, me)
+        self.drivers = _ReadView(sim.real_drivers, "driver", me,
+                                 frozenset(reads.get("driver", ())) | {"grid"}, used)
+        allowed = frozenset(reads.get("lever", ()))
+        self.lever_rows = [_LeverRow(row, me, allowed, used) for row in sim.lever_rows]
+
+
+class _LeverRow(dict):
+    """Strict mode: one week's levers, only the declared ones."""
+
+    def __init__(self, row, reader, allowed, used):
+        super().__init__(row)
+        self._reader, self._allowed, self._used = reader, allowed, used
+
+    def __getitem__(self, k):
+        if k not in self._allowed:
+            raise ModelError(f"{self._reader} reads 'lever.{k}' without declaring it")
+        self._used.add((self._reader, f"lever.{k}"))
+        return super().__getitem__(k)
+
+
+class _Params:
+    """Parameters by owning module: ``params.coalition.troops_ref`` (``(n, 1)`` columns)."""
+
+    def __init__(self, by_module: dict[str, SimpleNamespace], scope: str | None = None):
+        self._by, self._scope = by_module, scope
+
+    def __getitem__(self, module: str) -> SimpleNamespace:
+        if module not in self._by:
+            raise ModelError(f"{self._scope} reads parameters of {module}, which it does not own")
+        return self._by[module]
+
+    __getattr__ = __getitem__
 
 
 class Sim:
-    """One chunk of runs of one scenario. ``params`` holds one value per run."""
+    """One chunk of runs of one scenario. ``params`` holds one value per run.
+
+    ``lever_series`` (optional) gives levers that differ by run, ``name -> (weeks, runs)``,
+    handed to the modules as ``(runs, 1)`` columns in place of the scenario's scalar lever
+    (used by the Sobol' design of :mod:`resurgence.analysis.sensitivity`). ``strict``
+    checks at run time that every module touches only what it owns or declared."""
 
     def __init__(self, scenario: Scenario, theatre: Theatre, params: ParamSet,
-                 run_ids: Sequence[int], root_seed: int, drivers: Drivers | None = None):
+                 run_ids: Sequence[int] | np.ndarray, root_seed: int, drivers: Drivers | None = None,
+                 *, lever_series: Mapping[str, np.ndarray] | None = None, strict: bool = False):
         self.scenario, self.theatre = scenario, theatre
-        self.drivers = drivers or compile_drivers(scenario, theatre)
+        self.drivers: Any = drivers or compile_drivers(scenario, theatre)
+        check_declarations(PLAN, self.drivers.levers, dataclass_fields(self.drivers))
         self.weeks = self.drivers.grid.weeks
         self.run_ids = np.asarray(run_ids, dtype=np.int64)
         self.n, self.n_regions, self.n_bases = len(self.run_ids), theatre.n_regions, len(theatre.bases)
         if params.runs != self.n:
             raise ValueError(f"params hold {params.runs} runs but the chunk has {self.n}")
-        self.p = SimpleNamespace(**{k: v[:, None] for k, v in params.values.items()})
-        self.s = SimpleNamespace()
+        owner = {p.name: m.name for m in PLAN for p in m.params}
+        by_module: dict[str, dict[str, np.ndarray]] = {m.name: {} for m in PLAN}
+        for k, v in params.values.items():
+            if k in owner:  # observation-model parameters travel along but no module owns them
+                by_module[owner[k]][k] = v[:, None]
+        self.params = _Params({m: SimpleNamespace(**d) for m, d in by_module.items()})
+        self.state: Any = State(PLAN)
         self.modules = [cls() for cls in PLAN]
         self._layout: dict[str, tuple[int, int, int]] = {}
         col = 0
@@ -83,13 +161,22 @@ class Sim:
             self._layout[m.name] = (col, kr, kn)
             col += self.n_regions * kr + kn
         self.columns = col
-        self._lever_rows = [
+        self.lever_rows: list[Any] = [
             {k: float(v[t]) for k, v in self.drivers.levers.items()} for t in range(self.weeks)]
+        if lever_series:
+            unknown = sorted(set(lever_series) - set(self.drivers.levers))
+            if unknown:
+                raise ValueError(f"lever_series: unknown lever {unknown[0]!r}")
+            self.lever_rows = [{**row, **{k: v[t][:, None] for k, v in lever_series.items()}}
+                               for t, row in enumerate(self.lever_rows)]
+        self.strict = strict
+        self.used_reads: set[tuple[str, str]] = set()
         R, W = self.n_regions, self.weeks
         self.metric_specs = all_metrics()
         # recorded week-major (contiguous writes); returned as (runs, weeks[, regions]) views
         self._rec = {m.name: np.zeros((W, self.n, R) if m.level == "region" else (W, self.n),
                                       dtype=np.float32) for m in self.metric_specs}
+        self._recorder: dict[str, str] = {x.name: m.name for m in PLAN for x in m.metrics}
 
     # --- randomness -----------------------------------------------------------------
     def draw_uniforms(self) -> None:
@@ -108,7 +195,7 @@ class Sim:
 
     # --- drivers and recording ----------------------------------------------------------
     def levers(self, t: int) -> dict[str, float]:
-        return self._lever_rows[t]
+        return self.lever_rows[t]
 
     def record(self, metric: str, t: int, value: np.ndarray) -> None:
         arr = self._rec[metric]
@@ -117,20 +204,53 @@ class Sim:
     def run(self, root_seed: int) -> dict[str, np.ndarray]:
         self._seed = root_seed
         self.draw_uniforms()
-        for m in self.modules:
-            m.init(self)
-        for t in range(self.weeks):
+        if self.strict:
+            self._run_strict()
+        else:
             for m in self.modules:
-                m.step(self, t)
+                m.init(self)
+            for t in range(self.weeks):
+                for m in self.modules:
+                    m.step(self, t)
         del self.U
         return {k: np.swapaxes(v, 0, 1) for k, v in self._rec.items()}
 
+    def _run_strict(self) -> None:
+        self.real_state, self.real_params, self.real_drivers = self.state, self.params, self.drivers
+        real_rows, real_record = self.lever_rows, self.record
+        scopes = [_Scope(self, m) for m in self.modules]
+
+        def enter(sc: _Scope) -> None:
+            self.state, self.params, self.drivers = sc.state, sc.params, sc.drivers
+            self.lever_rows = sc.lever_rows
+            me = sc.module.name
+
+            def record(metric: str, t: int, value: np.ndarray) -> None:
+                if self._recorder.get(metric) != me:
+                    raise ModelError(f"{me} records {metric!r}, a metric it does not declare")
+                real_record(metric, t, value)
+            self.record = record  # type: ignore[method-assign]
+
+        try:
+            for m, sc in zip(self.modules, scopes, strict=True):
+                enter(sc)
+                m.init(self)
+            for t in range(self.weeks):
+                for m, sc in zip(self.modules, scopes, strict=True):
+                    enter(sc)
+                    m.step(self, t)
+        finally:
+            self.state, self.params, self.drivers = self.real_state, self.real_params, self.real_drivers
+            self.lever_rows = real_rows
+            del self.record
+
 
 def simulate_chunk(scenario: Scenario, theatre: Theatre, params: ParamSet,
-                   run_ids: Sequence[int], root_seed: int,
-                   drivers: Drivers | None = None) -> dict[str, np.ndarray]:
+                   run_ids: Sequence[int] | np.ndarray, root_seed: int,
+                   drivers: Drivers | None = None, *, strict: bool = False) -> dict[str, np.ndarray]:
     """Simulate runs ``run_ids`` (params hold one value per run); returns metric arrays."""
-    return Sim(scenario, theatre, params, run_ids, root_seed, drivers).run(root_seed)
+    return Sim(scenario, theatre, params, run_ids, root_seed, drivers,
+               strict=strict).run(root_seed)
 
 
 def plan_table() -> list[dict[str, str]]:

@@ -22,8 +22,8 @@ OKABE_ITO = {"stay-3000": "#0072B2", "announced-2500": "#000000", "enablers-over
              "full-withdrawal": "#D55E00", "no-mediation": "#CC79A7",
              "pandemic-protests-worse": "#E69F00", "escalation": "#56B4E9"}
 LABELS = {"is_attacks": "IS attacks per week", "is_fighters": "IS fighters",
-          "militia_attacks_us": "militia attacks on US sites per week",
-          "iran_influence": "Iranian influence index (0-1)"}
+          "militia_attacks_us": "militia attacks on\nUS sites per week",
+          "iran_influence": "Iranian influence\nindex (0-1)"}
 
 
 def _dates(ax) -> None:
@@ -39,28 +39,75 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def fan_chart(fan: pd.DataFrame, path: Path) -> Path:
-    metrics = list(dict.fromkeys(fan["metric"].astype(str)))
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7), constrained_layout=True, sharex=True)
-    for ax, m in zip(axes.flat, metrics, strict=False):
+FAN_PANELS = ("stay-3000", "enablers-over-horizon", "full-withdrawal")
+REF = "announced-2500"
+
+
+def policy_dates(meta: dict) -> list[tuple[pd.Timestamp, str]]:
+    """The dates the drawdown schedules change (from the scenarios' troop schedules)."""
+    out = []
+    troops = meta.get("troops", {})
+    ref = troops.get(meta.get("reference", REF), [])
+    if ref:
+        out.append((pd.Timestamp(ref[-1][0]), f"cut to {ref[-1][1]:,.0f}"))
+    fw = troops.get("full-withdrawal", [])
+    zero = next((d for d, v in fw if v == 0), None)
+    if zero:
+        out.append((pd.Timestamp(zero), "full withdrawal"))
+    return out
+
+
+def _mark(ax, dates, label: bool) -> None:
+    for d, text in dates or []:
+        ax.axvline(d, color="#666666", ls="--", lw=0.8)
+        if label:
+            ax.annotate(text, (d, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2),
+                        textcoords="offset points", fontsize=6.5, va="top", color="#444444")
+
+
+def _bands(ax, x, q, col, label=None) -> None:
+    ax.fill_between(x, q["q10"], q["q90"], color=col, alpha=0.15, lw=0)
+    ax.fill_between(x, q["q25"], q["q75"], color=col, alpha=0.30, lw=0)
+    ax.plot(x, q["q50"], color=col, lw=1.5, label=label)
+
+
+def fan_chart(fan: pd.DataFrame, path: Path, dates=None) -> Path:
+    """Small multiples: one row per outcome, one column per scenario, each against the
+    announced plan (black), with medians and 50% / 80% bands across runs."""
+    present = set(fan["metric"].astype(str))
+    metrics = [m for m in LABELS if m in present] + sorted(present - set(LABELS))
+    cols = [c for c in FAN_PANELS if c in set(fan["scenario"].astype(str))]
+    fig, axes = plt.subplots(len(metrics), len(cols), figsize=(12, 2.6 * len(metrics) + 0.8),
+                             constrained_layout=True, sharex=True, sharey="row", squeeze=False)
+    for i, m in enumerate(metrics):
         sub = fan[fan["metric"].astype(str) == m]
+        k = 4 if m in ("is_attacks", "militia_attacks_us") else 1  # weekly counts: 4-week means
+        series = {}
         for sc, g in sub.groupby(sub["scenario"].astype(str), sort=False):
-            col = OKABE_ITO.get(sc, "#999999")
-            x = pd.to_datetime(g["date"])
-            # weekly counts are discrete: show 4-week moving averages of their quantiles
-            k = 4 if m in ("is_attacks", "militia_attacks_us") else 1
-            q = g[["q10", "q50", "q90"]].rolling(k, min_periods=1).mean()
-            ax.fill_between(x, q["q10"], q["q90"], color=col, alpha=0.15, lw=0)
-            ax.plot(x, q["q50"], color=col, lw=1.6, label=sc)
-        smooth = " (4-week average)" if m in ("is_attacks", "militia_attacks_us") else ""
-        ax.set_title(LABELS.get(m, m) + smooth, fontsize=10)
-        _dates(ax)
-        ax.set_ylabel(LABELS.get(m, m).split(" (")[0])
-        ax.grid(alpha=0.3)
-    for ax in axes[-1]:
-        ax.set_xlabel("week starting")
-    axes.flat[0].legend(fontsize=8, title="median, 80% band", title_fontsize=8)
-    fig.suptitle("National outcomes by scenario (median and 10-90% across runs)", fontsize=11)
+            g = g.sort_values("date")
+            series[sc] = (pd.to_datetime(g["date"]),
+                          g[["q10", "q25", "q50", "q75", "q90"]].rolling(k, min_periods=1).mean())
+        for j, sc in enumerate(cols):
+            ax = axes[i, j]
+            if REF in series:
+                _bands(ax, *series[REF], "#000000", label=f"{REF} (reference)")
+            if sc in series:
+                _bands(ax, *series[sc], OKABE_ITO.get(sc, "#999999"), label=sc)
+            _mark(ax, dates, label=i == 0)
+            _dates(ax)
+            ax.grid(alpha=0.3)
+            if i == 0:
+                ax.set_title(f"{sc} vs {REF}", fontsize=10, color=OKABE_ITO.get(sc, "#000"))
+            if j == 0:
+                unit = LABELS.get(m, m) + (" (4-week mean)" if k > 1 else "")
+                ax.set_ylabel(unit, fontsize=8)
+    handles = [plt.Rectangle((0, 0), 1, 1, color="#777777", alpha=0.30),
+               plt.Rectangle((0, 0), 1, 1, color="#777777", alpha=0.15),
+               plt.Line2D([0], [0], color="#000000"), plt.Line2D([0], [0], color="#666", ls="--")]
+    fig.legend(handles, ["50% of runs", "80% of runs", f"median; black = {REF}",
+                         "policy dates"], loc="outside lower center", ncol=4, fontsize=8)
+    fig.suptitle("National outcomes by scenario (attacks: model count on the CTC Sentinel scale)",
+                 fontsize=11)
     return _save(fig, path)
 
 
@@ -122,11 +169,12 @@ def enablers(df: pd.DataFrame, path: Path) -> Path:
     return _save(fig, path)
 
 
-def forecast_vs_observed(fc: pd.DataFrame, observed: pd.DataFrame, path: Path) -> Path:
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
+def forecast_vs_observed(fc: pd.DataFrame, observed: pd.DataFrame, path: Path,
+                         dates=None) -> Path:
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.3), constrained_layout=True)
     for ax, (series, src, met, title) in zip(axes, [
             ("ged_sb_deaths", "ged_cm", "sb_deaths", "UCDP state-based deaths per month"),
-            ("is_attacks_ctc", "ctc", "is_attacks", "IS attacks per month (CTC Sentinel scale)")],
+            ("is_attacks_ctc", "ctc", "is_attacks", "IS attacks per month (CTC Sentinel count)")],
             strict=True):
         f = fc[fc["series"] == series]
         x = pd.to_datetime(f["period_start"])
@@ -137,12 +185,34 @@ def forecast_vs_observed(fc: pd.DataFrame, observed: pd.DataFrame, path: Path) -
         months = ((o["period_end"] - o["period_start"]).dt.days + 1) / 30.4375
         mid = o["period_start"] + (o["period_end"] - o["period_start"]) / 2
         ax.plot(mid, o["value"] / months, "o", color="#D55E00", ms=3, label="observed (to 2020-11)")
-        ax.axvline(pd.Timestamp("2020-12-01"), color="grey", ls="--", lw=0.8)
+        ax.axvline(pd.Timestamp("2020-12-01"), color="grey", ls=":", lw=0.8)
+        _mark(ax, dates, label=True)
         ax.set_title(title, fontsize=10)
         _dates(ax)
         ax.set_ylabel("count per month")
         ax.set_xlabel("month")
-        ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
-    fig.suptitle("Forecast under announced-2500 against the last observed data", fontsize=11)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=8)
+    fig.suptitle("Forecast under announced-2500 (median, 50% and 80% bands) against the last "
+                 "observed data", fontsize=11)
     return _save(fig, path)
+
+
+def brief_figures(data, folder: Path) -> dict[str, Path]:
+    """Every figure of the brief, written under ``folder``; recorded in ``data.figures``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    dates = policy_dates(data.meta)
+    figs = {"fan": fan_chart(data.fan, folder / "fan.png", dates=dates),
+            "maps": maps(data.maps, "full-withdrawal", folder / "map_full_withdrawal.png"),
+            "maps_oth": maps(data.maps, "enablers-over-horizon", folder / "map_over_horizon.png"),
+            "enablers": enablers(data.enablers, folder / "enablers.png")}
+    if data.forecast is not None:
+        figs["forecast"] = forecast_vs_observed(data.forecast, data.observed,
+                                                   folder / "forecast.png", dates=dates)
+    if data.fit_rows is not None:
+        from resurgence.report.diagnostics import fit_figure
+
+        figs["fit"] = fit_figure(data.fit_rows, data.fit_draws, folder / "fit.png")
+    data.figures = figs
+    return figs

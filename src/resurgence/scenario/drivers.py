@@ -22,6 +22,16 @@ SURGE_FIGHTERS = 100.0  # IS fighters added per unit magnitude (e.g. a prison br
 
 
 @dataclass(frozen=True)
+class PolicyDrivers:
+    """The responsive-policy mode (C24), compiled: the government orders US forces out
+    when pressure reaches ``expel_threshold``; presence then winds down over ``exit_weeks``."""
+
+    responsive: bool
+    expel_threshold: float
+    exit_weeks: int
+
+
+@dataclass(frozen=True)
 class Drivers:
     grid: WeekGrid
     levers: dict[str, np.ndarray]  # lever -> (weeks,)
@@ -30,6 +40,7 @@ class Drivers:
     campaign_force: np.ndarray  # (weeks,) +1 forces militia campaign on, -1 forces truce
     is_surge: np.ndarray  # (weeks, R) fighters added at onset
     season_doy: np.ndarray  # (weeks,) day of year of each week's start
+    policy: PolicyDrivers
 
 
 def _window(grid: WeekGrid, start: dt.date, weeks: int) -> np.ndarray:
@@ -81,7 +92,10 @@ def compile_drivers(sc: Scenario, theatre: Theatre, grid: WeekGrid | None = None
     for k, (_d, lo, hi, _m) in SCHEDULES.items():
         levers[k] = np.clip(levers[k], lo, hi)
     base_open = _base_schedule(sc, theatre, grid)
-    return Drivers(grid, levers, base_open, pressure_jump, campaign, surge, grid.day_of_year)
+    pol = sc.policy
+    policy = PolicyDrivers(bool(pol.responsive), float(pol.expel_threshold), int(pol.exit_weeks))
+    return Drivers(grid, levers, base_open, pressure_jump, campaign, surge, grid.day_of_year,
+                   policy)
 
 
 def _base_schedule(sc: Scenario, theatre: Theatre, grid: WeekGrid) -> np.ndarray:
@@ -97,7 +111,7 @@ def _base_schedule(sc: Scenario, theatre: Theatre, grid: WeekGrid) -> np.ndarray
         if ch.name != "*" and ch.name not in names:
             raise ScenarioError(f"{sc.where(ch, 'bases', i, 'name')} = {ch.name!r}: expected '*' "
                                 f"or one of {', '.join(names)}")
-        cols = list(range(len(names))) if ch.name == "*" else [names.index(ch.name)]
+        cols = np.arange(len(names)) if ch.name == "*" else np.array([names.index(ch.name)])
         if ch.close is not None:
             mask[np.ix_(ords >= ch.close.toordinal(), cols)] = False
         if ch.reopen is not None:

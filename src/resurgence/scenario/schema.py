@@ -27,9 +27,13 @@ DEFAULT_START = dt.date(2020, 12, 1)
 
 Point = tuple[dt.date, float]
 
+#: US troops in Iraq in late 2020 (DoD, September 2020 cut to 3,000): the troop schedule's
+#: default and the reference at which the model's enabler levels equal 1 (``troops_ref``).
+REFERENCE_TROOPS = 3000.0
+
 # lever -> (default when never scheduled, lower bound, upper bound, unit/meaning)
 SCHEDULES: dict[str, tuple[float, float, float, str]] = {
-    "troops": (3000.0, 0.0, 200_000.0, "US troops in Iraq (headcount)"),
+    "troops": (REFERENCE_TROOPS, 0.0, 200_000.0, "US troops in Iraq (headcount)"),
     "isr": (1.0, 0.0, 2.0, "partner ISR/intelligence capacity, 1 = late-2020 level"),
     "air": (1.0, 0.0, 2.0, "coalition air-strike capacity, 1 = late-2020 level"),
     "training": (1.0, 0.0, 2.0, "training/advice intensity per adviser, 1 = late-2020"),

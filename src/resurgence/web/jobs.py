@@ -81,7 +81,7 @@ def execute(job_id: str, out: str, kind: str, scenarios: list[Scenario], runs: i
             posterior: str, chunk_size: int) -> dict[str, Any]:
     """Run one run/compare job in a worker process; returns its JSON summary."""
     from resurgence.calibration.posterior import resolve_posterior, usable_for
-    from resurgence.run.ensemble import run_ensemble
+    from resurgence.runs.ensemble import run_ensemble
 
     _report(job_id, "start")
     # as on the command line: a posterior fitted to data after the start is not used

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from resurgence.web.specs import ApiError
 from resurgence.web.state import WebState, get_state, json_safe, manifest
@@ -144,3 +144,139 @@ def bundle(job_id: str, state: State) -> FileResponse:
             _zip(path, dest)
     return FileResponse(dest, media_type="application/zip",
                         filename=f"resurgence-{job_id}.zip")
+
+
+def _pair(job: dict[str, Any], man: dict[str, Any]) -> tuple[str, str]:
+    if job["kind"] != "compare" or len(man["scenarios"]) != 2:
+        raise ApiError(422, f"job {job['id']!r} is a {job['kind']}: paired differences B - A "
+                       "need a compare job")
+    a, b = man["scenarios"]
+    return a, b
+
+
+DQ = (0.1, 0.25, 0.5, 0.75, 0.9)
+
+
+@functools.lru_cache(maxsize=256)
+def _difference(path: str, metric: str, region: str, a: str, b: str) -> dict[str, Any]:
+    from resurgence.results.bundle import Bundle
+
+    qs = ", ".join(f"quantile_cont(d, {q}) AS q{round(100 * q):02d}" for q in DQ)
+    df = Bundle.open(path).query(
+        f"WITH p AS (SELECT sb.week, sb.{metric} - sa.{metric} AS d FROM series sa JOIN series sb "
+        "ON sa.run = sb.run AND sa.week = sb.week AND sa.region = sb.region "
+        "WHERE sa.scenario = ? AND sb.scenario = ? AND sa.region = ?) "
+        f"SELECT week, {qs}, avg(CASE WHEN d > 0 THEN 1.0 ELSE 0.0 END) AS share_b_above "
+        "FROM p GROUP BY week ORDER BY week", [a, b, region])
+    out: dict[str, Any] = {"week": df["week"].astype(int).tolist()}
+    out.update({c: df[c].astype(float).tolist() for c in df.columns if c != "week"})
+    return json_safe(out)
+
+
+@router.get("/{job_id}/difference", summary="A compare job's paired differences B - A per "
+            "week (quantiles across runs of the per-run difference, and the share of runs "
+            "with B above A)")
+def difference(job_id: str, state: State,
+               metric: Annotated[str, Query(max_length=64)] = "is_attacks",
+               region: Annotated[str, Query(max_length=16)] = "IQ") -> dict[str, Any]:
+    job, path = state.done_bundle(job_id)
+    man = manifest(str(path))
+    _check(man, metric, region, None)
+    a, b = _pair(job, man)
+    d = _difference(str(path), metric, region, a, b)
+    if not d["week"]:
+        raise ApiError(422, f"metric {metric!r} has no rows for region {region!r} (national-only "
+                       "metrics exist only for IQ)")
+    start = dt.date.fromisoformat(man["start_date"])
+    d["date"] = [(start + dt.timedelta(weeks=w)).isoformat() for w in d["week"]]
+    spec = man["metrics"][metric]
+    return {"job": job_id, "metric": metric, "unit": spec["unit"], "a": a, "b": b,
+            "description": spec["description"], "region": region,
+            "stat": "quantiles across runs of the paired difference B - A", "difference": d}
+
+
+@functools.lru_cache(maxsize=256)
+def _diffmap(path: str, metric: str, week: int, a: str, b: str) -> list[tuple[str, float | None]]:
+    from resurgence.results.bundle import Bundle
+
+    df = Bundle.open(path).query(
+        f"SELECT sa.region::VARCHAR AS region, median(sb.{metric} - sa.{metric}) AS d "
+        "FROM series sa JOIN series sb ON sa.run = sb.run AND sa.week = sb.week "
+        "AND sa.region = sb.region WHERE sa.scenario = ? AND sb.scenario = ? AND sa.week = ? "
+        "GROUP BY ALL", [a, b, week])
+    return [(r, json_safe(float(v))) for r, v in zip(df["region"], df["d"], strict=True)]
+
+
+@router.get("/{job_id}/diffmap", summary="A compare job's per-governorate median of the paired "
+            "difference B - A in one week (the difference map)")
+def difference_map(job_id: str, state: State,
+                   metric: Annotated[str, Query(max_length=64)] = "is_attacks",
+                   week: Annotated[int, Query(ge=-10_000, le=10_000)] = -1) -> dict[str, Any]:
+    from resurgence.web.specs import _theatre
+
+    job, path = state.done_bundle(job_id)
+    man = manifest(str(path))
+    _check(man, metric, None, None)
+    if man["metrics"][metric]["level"] != "region":
+        raise ApiError(422, f"query 'metric' = {metric!r}: a national-only metric has no map")
+    a, b = _pair(job, man)
+    weeks = int(man.get("weeks") or job["weeks"])
+    w = week + weeks if week < 0 else week
+    if not 0 <= w < weeks:
+        raise ApiError(422, f"query 'week' = {week}: expected 0 to {weeks - 1} (or -1 to -{weeks})")
+    values = dict(_diffmap(str(path), metric, w, a, b))
+    th = _theatre()
+    rows = [{"code": c, "name": n, "value": values.get(c)}
+            for c, n in zip(th.codes, th.names, strict=True)]
+    finite = [abs(r["value"]) for r in rows if r["value"] is not None]
+    spec = man["metrics"][metric]
+    date = dt.date.fromisoformat(man["start_date"]) + dt.timedelta(weeks=w)
+    return {"job": job_id, "metric": metric, "unit": spec["unit"], "a": a, "b": b,
+            "description": spec["description"], "week": w, "date": date.isoformat(),
+            "stat": "median across runs of the paired difference B - A", "values": rows,
+            "absmax": max(finite, default=None)}
+
+
+def _csv(df: Any, name: str) -> Response:
+    return Response(df.to_csv(index=False), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/{job_id}/quantiles.csv", summary="Weekly quantiles across runs as CSV (every "
+            "metric, scenario and region unless narrowed)", response_class=Response)
+def quantiles_csv(job_id: str, state: State,
+                  metric: Annotated[str | None, Query(max_length=64)] = None,
+                  region: Annotated[str | None, Query(max_length=16)] = None) -> Response:
+    from resurgence.results.bundle import Bundle
+
+    _, path = state.done_bundle(job_id)
+    man = manifest(str(path))
+    if metric is not None:
+        _check(man, metric, region, None)
+    elif region is not None:
+        _check(man, next(iter(man["metrics"])), region, None)
+    df = Bundle.open(str(path)).quantiles(metric, region=region)
+    units = {m: s["unit"] for m, s in man["metrics"].items()}
+    df.insert(df.columns.get_loc("metric") + 1, "unit", df["metric"].astype(str).map(units))
+    return _csv(df, f"resurgence-{job_id}-quantiles.csv")
+
+
+@router.get("/{job_id}/outcomes.csv", summary="Per-scenario outcomes (P10, median, P90; "
+            "probabilities: mean with 80% bootstrap interval) and, for a compare, the paired "
+            "contrasts B - A, as CSV", response_class=Response)
+def outcomes_csv(job_id: str, state: State) -> Response:
+    import pandas as pd
+
+    job, _ = state.done_bundle(job_id)
+    s = job["summary"] or {}
+    rows = []
+    for sc, outs in (s.get("outcomes") or {}).items():
+        rows += [{"scenario": sc, "row": "outcome", **o} for o in outs]
+    for c in s.get("contrasts") or []:
+        rows.append({"scenario": f"{s['b']} - {s['a']}", "row": "paired difference B - A",
+                     "summary": c["summary"], "unit": c["unit"], "description": c["description"],
+                     "kind": c["kind"], "lo": c["diff_lo"], "mid": c["diff_mid"],
+                     "hi": c["diff_hi"], "share_of_runs_b_above_a": c["p_increase"]})
+    if not rows:
+        raise ApiError(422, f"job {job_id!r} ({job['kind']}) has no outcome table")
+    return _csv(pd.DataFrame(rows), f"resurgence-{job_id}-outcomes.csv")

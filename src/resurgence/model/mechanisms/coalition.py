@@ -12,6 +12,7 @@ import numpy as np
 
 from resurgence.model.module import M, Module, P, S
 from resurgence.model.params import beta, lognormal, uniform
+from resurgence.scenario.schema import REFERENCE_TROOPS
 
 N = "coalition"
 
@@ -20,9 +21,13 @@ class Coalition(Module):
     name = N
     title = "US/coalition troops, bases, enablers and mediation"
     claims = ("C1", "C2", "C8", "C10", "C11", "C12", "C16", "C18", "C24")
-    reads = ("levers", "base schedule", "militia_attacks_us[t-1]", "pressure[t-1]")
+    reads = ("lever.troops", "lever.isr", "lever.air", "lever.training", "lever.planning",
+             "lever.mediation", "lever.isr_over_horizon", "lever.air_over_horizon",
+             "driver.base_open", "driver.policy",
+             "militia.militia_attacks_us",  # last week's (militia steps later)
+             "politics.pressure")  # last week's
     params = (
-        P(N, "troops_ref", 3000.0, "troops", "headcount at which enabler levels equal 1 (late 2020)",
+        P(N, "troops_ref", REFERENCE_TROOPS, "troops", "headcount at which enabler levels equal 1 (late 2020)",
           claims=("C2",), source="DoD, Sept 2020 cut to 3,000"),
         P(N, "elast_isr", 0.15, "1", "elasticity of in-country ISR capacity to troop headcount",
           uniform(0.0, 0.5), ("C12",), "LITERATURE: headcount elasticity -0.05..-0.3; most via enablers"),
@@ -49,8 +54,11 @@ class Coalition(Module):
     )
     states = (
         S("troops", "national", "troops", "US troops in Iraq after any forced exit"),
+        S("troop_ratio", "national", "1", "troops relative to the late-2020 reference troops_ref"),
+        S("exit_started", "national", "bool", "the government has ordered US forces out (C24)"),
         S("exit_frac", "national", "1", "share of scheduled presence left after a responsive exit"),
         S("base_closed", "national", "bool (n,B)", "bases closed by the attack hazard"),
+        S("base_open", "national", "bool (n,B)", "bases open this week (schedule, closures, presence)"),
         S("isr", "region", "0-1.5", "ISR coverage"), S("air", "region", "0-1.5", "air coverage"),
         S("training", "region", "0-1.5", "training/advice coverage"),
         S("planning", "region", "0-1.5", "planning coverage"),
@@ -71,24 +79,24 @@ class Coalition(Module):
 
     def init(self, sim) -> None:
         n, B = sim.n, sim.n_bases
-        s = sim.s
+        s = sim.state.coalition
         s.exit_frac = np.ones((n, 1))
         s.exit_started = np.zeros((n, 1), dtype=bool)
         s.base_closed = np.zeros((n, B), dtype=bool)
         dist = sim.theatre.base_distance_km()  # (R, B)
-        p = sim.p
+        p = sim.params.coalition
         # distance-decay weights per run (reach parameters vary by run), and a cache of the
         # reach for the last open-base pattern of each run (bases change rarely)
         self._w = {e: np.exp(-dist[None, :, :] / getattr(p, f"reach_{e}_km")[:, :, None])
                    for e in ("isr", "air", "training", "planning")}
-        self._open = None
+        self._open: np.ndarray | None = None
         self._reach_cache: dict[str, np.ndarray] = {}
         self._base_region = np.array([sim.theatre.index(b.region) for b in sim.theatre.bases],
                                      dtype=int)
 
     def _update_reach(self, open_: np.ndarray) -> None:
         if self._open is None:
-            rows = slice(None)
+            rows: slice | np.ndarray = slice(None)
         else:
             changed = (open_ != self._open).any(axis=1)
             if not changed.any():
@@ -104,10 +112,10 @@ class Coalition(Module):
         self._open = open_.copy()
 
     def step(self, sim, t: int) -> None:
-        s, p, lv = sim.s, sim.p, sim.levers(t)
-        pol = sim.scenario.policy
+        s, p, lv = sim.state.coalition, sim.params.coalition, sim.levers(t)
+        pol = sim.drivers.policy
         if pol.responsive and t > 0:
-            trigger = s.pressure >= pol.expel_threshold
+            trigger = sim.state.politics.pressure >= pol.expel_threshold
             s.exit_started |= trigger
             s.exit_frac = np.where(s.exit_started,
                                    np.maximum(s.exit_frac - 1.0 / pol.exit_weeks, 0.0), s.exit_frac)
@@ -115,14 +123,15 @@ class Coalition(Module):
         s.troops = troops
         present = troops > 0
         if t > 0 and s.base_closed.shape[1]:
-            attacks = s.militia_attacks_us[:, self._base_region]  # last week's, (n, B)
+            attacks = sim.state.militia.militia_attacks_us[:, self._base_region]  # last week's, (n, B)
             hz = 1.0 - np.exp(-p.closure_hazard_per_attack * attacks)
             s.base_closed |= sim.u_national(N, t)[:, : s.base_closed.shape[1]] < hz
         open_ = sim.drivers.base_open[t][None, :] & ~s.base_closed & present
         s.base_open = open_
         self._update_reach(open_)
         reach = self._reach_cache
-        rel = np.clip(troops / p.troops_ref, 0.0, 2.0)
+        s.troop_ratio = troops / p.troops_ref
+        rel = np.clip(s.troop_ratio, 0.0, 2.0)
 
         def tf(el):
             return np.where(rel > 0, rel, 1.0) ** el * present

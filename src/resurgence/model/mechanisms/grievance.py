@@ -21,7 +21,7 @@ class Grievance(Module):
     name = N
     title = "Grievance: reconstruction, militia abuse, collateral harm"
     claims = ("C10", "C14")
-    reads = ("host", "air", "detect", "militia_strength")
+    reads = ("host.host", "coalition.air", "insurgency.detect", "militia.militia_strength")
     params = (
         P(N, "grievance_base", 0.15, "0-1", "grievance where reconstruction is complete",
           beta(3, 17), ("C10",)),
@@ -43,20 +43,21 @@ class Grievance(Module):
         th = sim.theatre
         self._rec = th.attrs["reconstruction_gap"][None, :]
         self._mil = (th.attrs["pmf_presence"] * (1.0 - th.attrs["iran_affinity"]))[None, :]
-        sim.s.grievance = self._target(sim.p, 1.0, 0.0) * np.ones((sim.n, 1))
-        sim.s.detect = np.zeros((sim.n, sim.n_regions))
+        sim.state.grievance.grievance = (self._target(sim.params.grievance, 1.0, 0.0)
+                                         * np.ones((sim.n, 1)))
 
     def _target(self, p, militia, harm):
         return np.clip(p.grievance_base + p.grievance_reconstruction * self._rec
                        + p.grievance_militia * self._mil * militia + p.harm_weight * harm, 0.0, 1.0)
 
     def step(self, sim, t: int) -> None:
-        s, p = sim.s, sim.p
-        info = s.detect / (s.detect + p.harm_info_half)
-        harm = (s.host + s.air) * (1.0 - info)
+        s, p, st = sim.state.grievance, sim.params.grievance, sim.state
+        detect = st.insurgency.detect
+        info = detect / (detect + p.harm_info_half)
+        harm = (st.host.host + st.coalition.air) * (1.0 - info)
         if t == 0:  # harm is measured against the operations of the first simulated week
             self._harm0 = harm
         harm = harm - self._harm0
-        target = self._target(p, s.militia_strength, harm)
+        target = self._target(p, st.militia.militia_strength, harm)
         s.grievance = s.grievance + p.grievance_rate * (target - s.grievance)
         sim.record("grievance", t, s.grievance)

@@ -22,7 +22,10 @@ class Host(Module):
     name = N
     title = "Iraqi security forces: capability, presence, coordination"
     claims = ("C4", "C5", "C6", "C8", "C11", "C13", "C14", "C15", "C18")
-    reads = ("levers", "training", "mediation", "militia_strength", "collapsed")
+    reads = ("lever.mediation", "lever.political_division", "lever.pandemic", "lever.protests",
+             "lever.corruption", "coalition.training", "coalition.mediation",
+             "militia.militia_strength",  # last week's
+             "territory.collapsed")  # last week's
     params = (
         P(N, "cap_growth", 0.03, "1/yr", "host capability growth without partner training (independence)",
           uniform(-0.05, 0.1), ("C4",), "seed: 'Iraqi forces have become more independent'"),
@@ -63,7 +66,7 @@ class Host(Module):
     )
 
     def init(self, sim) -> None:
-        s, p = sim.s, sim.p
+        s, p = sim.state.host, sim.params.host
         s.capability = np.ones((sim.n, 1))
         lv = sim.levers(0)
         s.be_coord = self._be_target(p, lv, np.full((sim.n, 1), lv["mediation"]))
@@ -79,20 +82,21 @@ class Host(Module):
         return p.be_floor + (1.0 - p.be_floor) * np.clip(mediation * div, 0.0, 1.0)
 
     def step(self, sim, t: int) -> None:
-        s, p, lv = sim.s, sim.p, sim.levers(t)
-        train = (s.training * self._federal) @ self._w[:, None] / max(
+        s, p, lv = sim.state.host, sim.params.host, sim.levers(t)
+        c, st = sim.state.coalition, sim.state
+        train = (c.training * self._federal) @ self._w[:, None] / max(
             float((self._federal[0] * self._w).sum()), 1e-9)
         g = (p.cap_growth + p.cap_growth_training * np.minimum(train, 1.0)) / 52.0
         s.capability = s.capability + g * s.capability * (1.0 - s.capability / p.cap_max)
-        s.be_coord = s.be_coord + p.be_rate * (self._be_target(p, lv, s.mediation) - s.be_coord)
+        s.be_coord = s.be_coord + p.be_rate * (self._be_target(p, lv, c.mediation) - s.be_coord)
         seam = 1.0 - p.seam_share * (1.0 - s.be_coord)
         s.coord = p.branch_coordination * np.where(self._disputed, seam, 1.0)
         presence = (1.0 - p.pandemic_presence_cut * lv["pandemic"]) * (
             1.0 - p.protest_presence_cut * lv["protests"] * self._federal)
         quality = (1.0 - p.corruption_cut * (lv["corruption"] - 0.5)) * (
             1.0 - p.division_cut * (lv["political_division"] - 0.5))
-        militia = 1.0 + p.pmf_combat_weight * self._pmf * (s.militia_strength - 1.0)
-        collapse = 1.0 - p.collapse_depth * s.collapsed
+        militia = 1.0 + p.pmf_combat_weight * self._pmf * (st.militia.militia_strength - 1.0)
+        collapse = 1.0 - p.collapse_depth * st.territory.collapsed
         s.host = np.maximum(s.capability * presence * quality * militia * collapse, 0.02)
         sim.record("host_strength", t, s.host)
         sim.record("host_capability", t, s.capability)

@@ -26,7 +26,9 @@ class Insurgency(Module):
     name = N
     title = "IS: detection, removals, attacks, recruitment, inflow, movement"
     claims = ("C1", "C3", "C6", "C8", "C10", "C11", "C17", "C19", "C20", "C21")
-    reads = ("host", "coord", "isr", "air", "planning", "grievance", "levers", "is_surge")
+    reads = ("host.host", "host.coord", "coalition.isr", "coalition.air", "coalition.planning",
+             "grievance.grievance",  # last week's
+             "lever.syria_instability", "driver.season_doy", "driver.is_surge")
     draws_region = 4  # removals, attacks, infrastructure share, recruitment+inflow
     params = (
         P(N, "is_fighters_0", 3000.0, "fighters", "IS fighters in Iraq at the start",
@@ -90,22 +92,25 @@ class Insurgency(Module):
     )
 
     def init(self, sim) -> None:
-        th, p = sim.theatre, sim.p
+        th, p, s = sim.theatre, sim.params.insurgency, sim.state.insurgency
         self._presence = th.attrs["is_presence"][None, :]
         self._border = th.flags["syria_border"][None, :].astype(float)
         self._adj = th.adjacency.astype(float)
-        self._P = None  # per-run parameter matrix for the fused kernel (built at first step)
-        sim.s.fighters = p.is_fighters_0 * self._presence
-        sim.s.is_attacks = np.zeros((sim.n, sim.n_regions))
+        self._P: np.ndarray | None = None  # per-run parameter matrix for the fused kernel (built at first step)
+        s.fighters = p.is_fighters_0 * self._presence
+        s.is_attacks = np.zeros((sim.n, sim.n_regions))
+        s.detect = np.zeros((sim.n, sim.n_regions))
 
     def step(self, sim, t: int) -> None:
-        s, p, lv = sim.s, sim.p, sim.levers(t)
+        s, p, lv = sim.state.insurgency, sim.params.insurgency, sim.levers(t)
+        h, c = sim.state.host, sim.state.coalition
         u = sim.u_region(N, t)
         F = s.fighters
         if self._P is None:
             self._P = np.ascontiguousarray(np.column_stack([getattr(p, k)[:, 0] for k in _KERNEL_PARAMS]))
         D, removed, attacks, infra, new, share_in, air_share, means = _cells(
-            F, s.host, s.coord, s.grievance, s.isr, s.planning, s.air, u, self._presence[0],
+            F, h.host, h.coord, sim.state.grievance.grievance, c.isr, c.planning, c.air, u,
+            self._presence[0],
             self._border[0], float(sim.drivers.season_doy[t]), lv["syria_instability"], self._P)
         if (removed < 0).any() or (attacks < 0).any() or (new < 0).any():  # large means: rare
             samplers.fix_large(2, removed, F, means[0], u[..., 0])

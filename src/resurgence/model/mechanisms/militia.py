@@ -22,7 +22,8 @@ class Militia(Module):
     name = N
     title = "Iran-backed militias: strength, campaigns, attacks on US sites"
     claims = ("C9", "C14", "C16", "C23", "C25")
-    reads = ("levers", "troops", "base_open", "campaign shocks")
+    reads = ("lever.us_iran_tension", "driver.campaign_force", "coalition.troops",
+             "coalition.troop_ratio", "coalition.base_open")
     draws_region = 1
     draws_national = 1
     params = (
@@ -61,7 +62,7 @@ class Militia(Module):
     )
 
     def init(self, sim) -> None:
-        s = sim.s
+        s = sim.state.militia
         s.militia_strength = np.ones((sim.n, 1))
         s.campaign = np.zeros((sim.n, 1), dtype=bool)
         s.militia_attacks_us = np.zeros((sim.n, sim.n_regions))
@@ -75,9 +76,10 @@ class Militia(Module):
             self._base_region[j, th.index(b.region)] = 1.0
 
     def step(self, sim, t: int) -> None:
-        s, p, lv = sim.s, sim.p, sim.levers(t)
-        present = (s.troops > 0).astype(float)
-        vacuum = 1.0 - np.clip(s.troops / p.troops_ref, 0.0, 1.0)
+        s, p, lv = sim.state.militia, sim.params.militia, sim.levers(t)
+        c = sim.state.coalition
+        present = (c.troops > 0).astype(float)
+        vacuum = 1.0 - np.clip(c.troop_ratio, 0.0, 1.0)
         tension = lv["us_iran_tension"]
         ceiling = p.militia_ceiling * (1 + p.militia_vacuum * vacuum
                                        + p.militia_tension * (tension - 1.0))
@@ -91,7 +93,7 @@ class Militia(Module):
         if force:
             camp = np.full_like(camp, force > 0)
         s.campaign = camp
-        targets = (p.attack_rate_base * (s.base_open.astype(float) @ self._base_region)
+        targets = (p.attack_rate_base * (c.base_open.astype(float) @ self._base_region)
                    + p.attack_rate_convoy * self._convoy * present
                    + p.attack_rate_embassy * self._capital)
         mean = (targets * s.militia_strength * (0.5 + 0.5 * tension)

@@ -22,7 +22,9 @@ class Politics(Module):
     name = N
     title = "Expulsion pressure, Iranian influence, US leverage"
     claims = ("C9", "C22", "C23", "C24", "C25", "C26")
-    reads = ("militia_strength", "militia_attacks_us", "troops", "base_open", "mediation", "levers")
+    reads = ("militia.militia_strength", "militia.militia_attacks_us", "coalition.troop_ratio",
+             "coalition.base_open", "coalition.mediation", "coalition.exit_started",
+             "lever.us_iran_tension", "driver.pressure_jump")
     params = (
         P(N, "pressure_0", 0.45, "0-1", "pressure to expel US forces at the start",
           beta(9, 11), ("C9", "C24"), "seed: PM 'still faces pressure from Iran-aligned groups'"),
@@ -59,7 +61,7 @@ class Politics(Module):
     )
 
     def init(self, sim) -> None:
-        s, p, th = sim.s, sim.p, sim.theatre
+        s, p, th = sim.state.politics, sim.params.politics, sim.theatre
         s.pressure = p.pressure_0 * np.ones((sim.n, 1))
         s.influence = p.influence_0 * np.ones((sim.n, 1))
         self._aff = th.attrs["iran_affinity"][None, :]
@@ -68,27 +70,28 @@ class Politics(Module):
         self._shape = (0.4 + 0.8 * self._aff) / float(((0.4 + 0.8 * self._aff[0]) * w).sum())
 
     def step(self, sim, t: int) -> None:
-        s, p, lv = sim.s, sim.p, sim.levers(t)
-        attacks = s.militia_attacks_us.sum(axis=1, keepdims=True)
-        target = (p.pressure_0 + p.pressure_militia * (s.militia_strength - 1.0)
+        s, p, lv = sim.state.politics, sim.params.politics, sim.levers(t)
+        c, mil = sim.state.coalition, sim.state.militia
+        attacks = mil.militia_attacks_us.sum(axis=1, keepdims=True)
+        target = (p.pressure_0 + p.pressure_militia * (mil.militia_strength - 1.0)
                   + p.pressure_attacks * (attacks - 2.0)
                   + p.pressure_tension * (lv["us_iran_tension"] - 1.0))
         s.pressure = np.clip(s.pressure + p.pressure_rate * (target - s.pressure)
                              + sim.drivers.pressure_jump[t], 0.0, 1.0)
-        presence = np.clip(s.troops / p.troops_ref, 0.0, 1.0)
+        presence = np.clip(c.troop_ratio, 0.0, 1.0)
         target_i = (p.influence_0 + p.influence_vacuum * (1.0 - presence)
-                    + p.influence_militia * (s.militia_strength - 1.0)
+                    + p.influence_militia * (mil.militia_strength - 1.0)
                     + p.influence_pressure * (s.pressure - p.pressure_0))
         s.influence = np.clip(s.influence + p.influence_rate * (target_i - s.influence), 0.0, 1.0)
         # regional index: the national level shaped by affinity (population mean = national)
         # and raised where militias are strong
         regional = np.clip(s.influence * self._shape
-                           * (1.0 + 0.5 * self._pmf * (s.militia_strength - 1.0)), 0.0, 1.0)
-        bases = s.base_open.sum(axis=1, keepdims=True) / p.bases_ref
+                           * (1.0 + 0.5 * self._pmf * (mil.militia_strength - 1.0)), 0.0, 1.0)
+        bases = c.base_open.sum(axis=1, keepdims=True) / p.bases_ref
         s.leverage = np.maximum(0.4 * np.sqrt(presence) + 0.3 * np.minimum(bases, 1.5)
-                                + 0.3 * s.mediation - (s.influence - p.influence_0), 0.0)
+                                + 0.3 * c.mediation - (s.influence - p.influence_0), 0.0)
         sim.record("political_pressure", t, s.pressure)
         sim.record("iran_influence", t, regional)
         sim.record("us_leverage", t, s.leverage)
-        sim.record("exit_ordered", t, s.exit_started.astype(float))
+        sim.record("exit_ordered", t, c.exit_started.astype(float))
         sim.record("us_iran_tension", t, np.full((sim.n, 1), lv["us_iran_tension"]))

@@ -24,7 +24,8 @@ class Territory(Module):
     name = N
     title = "Villages contested or held by IS, clearing, collapse"
     claims = ("C1", "C3", "C7", "C21")
-    reads = ("fighters", "host", "coord", "isr", "air", "planning", "grievance")
+    reads = ("insurgency.fighters", "host.host", "host.coord", "coalition.isr", "coalition.air",
+             "coalition.planning", "grievance.grievance")
     draws_region = 3  # clearing, infiltration, collapse/recovery
     params = (
         P(N, "villages_0", 150.0, "villages", "IS-held or contested villages at the start",
@@ -62,19 +63,21 @@ class Territory(Module):
 
     def init(self, sim) -> None:
         th = sim.theatre
-        sim.s.villages = sim.p.villages_0 * th.attrs["is_presence"][None, :]
-        sim.s.collapsed = np.zeros((sim.n, sim.n_regions))
+        s = sim.state.territory
+        s.villages = sim.params.territory.villages_0 * th.attrs["is_presence"][None, :]
+        s.collapsed = np.zeros((sim.n, sim.n_regions))
         self._pop_m = th.population[None, :] / 1e6
 
     def step(self, sim, t: int) -> None:
-        s, p = sim.s, sim.p
+        s, p, st = sim.state.territory, sim.params.territory, sim.state
+        c, coord, G = st.coalition, st.host.coord, st.grievance.grievance
         u = sim.u_region(N, t)
-        V, F, H = s.villages, s.fighters, s.host
-        support = (p.clear_unsupported + p.clear_isr * np.minimum(s.isr, 1.0)
-                   + p.clear_air * np.minimum(s.air, 1.0) + p.clear_planning * np.minimum(s.planning, 1.0))
-        p_clear = 1.0 - np.exp(-p.clear_rate * H * s.coord * support)
+        V, F, H = s.villages, st.insurgency.fighters, st.host.host
+        support = (p.clear_unsupported + p.clear_isr * np.minimum(c.isr, 1.0)
+                   + p.clear_air * np.minimum(c.air, 1.0) + p.clear_planning * np.minimum(c.planning, 1.0))
+        p_clear = 1.0 - np.exp(-p.clear_rate * H * coord * support)
         cleared = samplers.binomial(V, p_clear, u[..., 0])
-        inf_mean = p.infiltration * F * (1.0 + s.grievance) / (1.3 * np.maximum(H * s.coord, 0.2))
+        inf_mean = p.infiltration * F * (1.0 + G) / (1.3 * np.maximum(H * coord, 0.2))
         V = V - cleared + samplers.poisson(inf_mean, u[..., 1])
         ratio = F / (p.collapse_density * H * self._pop_m)
         hz = np.where(s.collapsed > 0, np.where(ratio < 0.5, p.recover_rate, 0.0),
