@@ -160,3 +160,24 @@ def test_backtest_scores_every_source_against_naive_rules():
     by = res.by_source()
     assert set(by["best_naive"].dropna()) <= {"no-change", "mean-6m", "mean-12m",
                                               "log-linear trend", "seasonal climatology"}
+
+
+def test_known_history_every_run_has_the_real_bases_at_the_origin():
+    from resurgence.calibration.posterior import full_specs
+    from resurgence.model.params import ParamSet
+    from resurgence.runs.ensemble import resolve
+    from resurgence.runs.prepare import simulate_spun
+    from resurgence.scenario.drivers import compile_drivers
+    from resurgence.theatre.theatre import load_theatre
+
+    th = load_theatre("iraq")
+    sc = resolve("announced-2500").model_copy(update={"weeks": 26})
+    n = 60
+    # a closure hazard 100x the default: without the fix nearly every run loses bases in 2018-20
+    ps = ParamSet.defaults(full_specs(), n).with_overrides(
+        {"closure_hazard_per_attack": np.full(n, 0.4)})
+    out = simulate_spun(sc, th, ps, np.arange(n), seed=3, spinup=D(2018, 1, 1))
+    real = int(compile_drivers(sc, th).base_open[0].sum())
+    bases = out["bases_open"].reshape(n, sc.weeks)
+    assert (bases[:, 0] == real).all()  # 100% of runs
+    assert (bases[:, -1] < bases[:, 0]).any()  # the hazard still acts after the origin

@@ -259,3 +259,25 @@ def simulate(bf: BaselineFit, months: int, runs: int, seed: int, draws: int = 20
                 lam = lam + sd[OBS_PARAM[c]] * rng.standard_normal(m)
                 out[c][idx, h] = rng.poisson(np.exp(np.minimum(lam, 20.0)))
     return out
+
+
+def insample(bf: BaselineFit, column: str, months: list[int], runs: int, seed: int) -> np.ndarray:
+    """In-sample predictive draws ``(runs,)`` of a source's total over fitted months (indices
+    from ``bf.first``): latent paths from the simulation smoother at the posterior mode,
+    with the source's Poisson-lognormal noise."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**31 + 13,)))
+    bf.model.update(bf.params)
+    sm = bf.model.simulation_smoother()
+    sd = dict(zip(PARAMS, np.exp(bf.params[:-1]), strict=True))
+    j = RATIO_STATE[column]
+    out = np.empty(runs)
+    for i in range(runs):
+        try:
+            sm.simulate(rng=rng)
+        except TypeError:  # statsmodels < 0.15
+            sm.simulate(random_state=rng)
+        st = np.real(sm.simulated_state)
+        lam = st[0, months] + (st[j, months] if j is not None else 0.0)
+        lam = lam + sd[OBS_PARAM[column]] * rng.standard_normal(len(months))
+        out[i] = rng.poisson(np.exp(np.minimum(lam, 20.0))).sum()
+    return out
