@@ -181,3 +181,23 @@ def test_known_history_every_run_has_the_real_bases_at_the_origin():
     bases = out["bases_open"].reshape(n, sc.weeks)
     assert (bases[:, 0] == real).all()  # 100% of runs
     assert (bases[:, -1] < bases[:, 0]).any()  # the hazard still acts after the origin
+
+
+def test_cli_backtest_writes_tables_and_refuses_bad_origins(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from resurgence.cli.app import app
+
+    out = tmp_path / "bt"
+    r = CliRunner().invoke(app, ["backtest", "--no-simulator", "--origins", "2020-06-01",
+                                 "--horizon", "6", "--runs", "60", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    for f in ("scores.csv", "summary.csv", "by_source.csv", "backtest.json", "backtest.png"):
+        assert (out / f).is_file()
+    data = json.loads((out / "backtest.json").read_text())
+    assert {"by_source", "summary", "pit_histogram_5_bins"} <= set(data)
+    r = CliRunner().invoke(app, ["backtest", "--no-simulator", "--origins", "June",
+                                 "--out", str(tmp_path / "x")])
+    assert r.exit_code == 2 and "--origins" in r.output and "Traceback" not in r.output
