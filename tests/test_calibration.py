@@ -118,11 +118,34 @@ def test_as_known_drops_the_future():
 def test_backtest_scores_against_baselines():
     res = backtest(origins=[dt.date(2020, 1, 1)], horizon=3, particles=40, generations=2, runs=40)
     s = res.scores
-    assert {"resurgence", "no-change", "log-linear trend", "seasonal climatology"} <= set(s["method"])
+    assert {"simulator", "baseline", "blend", "no-change", "log-linear trend",
+            "seasonal climatology"} <= set(s["method"])
     assert np.isfinite(s["crps"]).all() and (s["crps"] >= 0).all()
     assert set(s["horizon"]) <= {1, 2, 3}
-    summ = res.summary()
-    assert (summ.loc[summ["method"] == "no-change", "skill_vs_no_change"] == 0).all()
+    by = res.by_source()
+    best = by[by["method"] == by["best_naive"]]
+    assert (best["skill_vs_best_naive"] == 0).all()
+
+
+@pytest.mark.parametrize("method", ["baseline", "blend"])
+def test_forecast_methods_keep_the_contract(small_fit, method):
+    fc = forecast("iraq-2020", "announced-2500", start=dt.date(2019, 7, 1), months=4, runs=12,
+                  seed=7, posterior=small_fit.posterior, method=method)
+    assert list(fc.columns) == ["run", "period_start", "period_end", "region", "series", "value"]
+    assert set(fc["run"]) == set(range(12)) and fc.attrs["method"] == method
+    assert len(set(fc["period_start"])) == 4 and (fc["value"] >= 0).all()
+    if method == "blend":
+        assert set(fc["series"]) == set(SERIES) and "IQ-NI" in set(fc["region"])
+        sim = forecast("iraq-2020", "announced-2500", start=dt.date(2019, 7, 1), months=4,
+                       runs=12, seed=7, posterior=small_fit.posterior)
+        same = ["is_fighters", "iran_influence", "militia_attacks_us"]
+        pd.testing.assert_frame_equal(fc[fc["series"].isin(same)], sim[sim["series"].isin(same)])
+    else:
+        assert set(fc["region"]) == {"IQ"}
+        assert {"incidents", "is_attacks_ctc", "ged_sb_deaths", "ged_sb_events"} <= set(fc["series"])
+    with pytest.raises(ValueError, match="method"):
+        forecast("iraq-2020", start=dt.date(2019, 7, 1), months=2, runs=4,
+                 posterior=small_fit.posterior, method="oracle")
 
 
 def test_cli_forecast_rejects_bad_suffix(tmp_path):

@@ -1,14 +1,19 @@
-"""Rolling-origin backtest: refit before each origin, forecast, score like a forecaster.
+"""Rolling-origin backtest on every source, with naive baselines and vintage discipline.
 
-For each origin (every quarter of 2019-2020 by default) the case is recalibrated on data
-before the origin only, and forecast 1-12 months ahead. Drivers after the origin are held
-at what was known at the origin ("as known": the pandemic, the Soleimani strike and the
-2020 base handovers are not foreseen), which is the honest real-time test; ``drivers =
-"actual"`` instead feeds the history as it happened (a scenario-conditional test).
-Forecasts are scored against every later observation up to the end of the data with the
-continuous ranked probability score (``scoringrules``) and central-interval coverage, and
-compared with three naive baselines on the monthly UCDP series: no-change (persistence
-with empirical log changes), a log-linear trend, and seasonal climatology.
+At each origin (2018-07, 2019-01, 2019-07, 2020-01 and 2020-06 by default) every method
+sees only the rows published before the origin (``published`` column; rules in
+OBSERVATIONS.md) and forecasts up to ``horizon`` months ahead. Targets are every later
+national row up to the end of the data, on each source's own periods: UCDP state-based
+deaths and events per month, Musings incidents per month and year, CTC IS attacks per
+quarter and year (the observed value is the one known today, whenever it was published).
+
+Methods: the simulator (``simulator``: ABC refit at each origin, drivers as known at the
+origin unless ``drivers = "actual"``), the statistical baseline (``baseline``,
+:mod:`resurgence.calibration.baseline`), their ``blend`` (a pool weighted by the inverse
+mean CRPS of each on the targets scored before the origin; equal weights at the first
+origin), and the naive rules of :mod:`resurgence.calibration.naive`. Scores: CRPS
+(``scoringrules``), log score (kernel density of the ensemble), PIT and 50/80/90% central
+interval coverage.
 """
 
 from __future__ import annotations
@@ -20,21 +25,30 @@ import numpy as np
 import pandas as pd
 import scoringrules as sr
 
-from resurgence.calibration.cases import case_observations, get_case
-from resurgence.calibration.forecast import forecast
-from resurgence.calibration.inference import calibrate
-from resurgence.runs.ensemble import resolve
+from resurgence.calibration import baseline as bl
+from resurgence.calibration import naive
+from resurgence.calibration.blend import pool
+from resurgence.calibration.cases import Case, case_observations, get_case
+from resurgence.core.errors import ArgumentError
 from resurgence.scenario.schema import BaseChange, Scenario, Schedules
 from resurgence.theatre.theatre import load_theatre
 
-# observation (source, metric) -> forecast series (national)
-TARGETS = {("ged_cm", "sb_deaths"): "ged_sb_deaths", ("ged_cm", "sb_events"): "ged_sb_events",
-           ("ctc", "is_attacks"): "is_attacks_ctc", ("musings", "incidents"): "incidents"}
+#: (source, metric, granularity) scored -> forecast series
+TARGETS = {("ged_cm", "sb_deaths", "month"): "ged_sb_deaths",
+           ("ged_cm", "sb_events", "month"): "ged_sb_events",
+           ("musings", "incidents", "month"): "incidents",
+           ("musings", "incidents", "year"): "incidents",
+           ("ctc", "is_attacks", "quarter"): "is_attacks_ctc",
+           ("ctc", "is_attacks", "year"): "is_attacks_ctc"}
 LEVELS = (0.5, 0.8, 0.9)
+FIRST = dt.date(2010, 1, 1)  # month index 0 of the naive histories (a January)
+MODEL_METHODS = ("simulator", "baseline", "blend")
+BASELINE_MONTHS = 12  # at least this many months of history for the baseline
 
 
 def default_origins() -> list[dt.date]:
-    return [dt.date(y, m, 1) for y in (2019, 2020) for m in (1, 4, 7, 10)]
+    return [dt.date(2018, 7, 1), dt.date(2019, 1, 1), dt.date(2019, 7, 1), dt.date(2020, 1, 1),
+            dt.date(2020, 6, 1)]
 
 
 def as_known(sc: Scenario, origin: dt.date, theatre_name: str = "iraq") -> Scenario:
@@ -50,50 +64,75 @@ def as_known(sc: Scenario, origin: dt.date, theatre_name: str = "iraq") -> Scena
         "bases": [b for b in sc.bases if (b.close or dt.date.min) < origin] + reopen})
 
 
-def _targets(obs: pd.DataFrame, origin: dt.date, horizon: int, last: dt.date) -> pd.DataFrame:
+def vintage(case: Case, origin: dt.date) -> pd.DataFrame:
+    """What a forecaster could know on ``origin``: rows ending and published before it."""
+    return case_observations(case, origin - dt.timedelta(days=1), published_before=origin)
+
+
+def baseline_start(case: Case, origin: dt.date) -> dt.date:
+    """First month the baseline is fitted from: the case's history start, or 12 months
+    before the origin when that is earlier."""
+    return min(case.history_start, (origin - dt.timedelta(days=BASELINE_MONTHS * 31)).replace(day=1))
+
+
+def _mi(d) -> int:
+    return (d.year - FIRST.year) * 12 + d.month - FIRST.month
+
+
+def targets(obs: pd.DataFrame, origin: dt.date, horizon: int, last: dt.date) -> pd.DataFrame:
     end = (pd.Timestamp(origin) + pd.DateOffset(months=horizon)).date() - dt.timedelta(days=1)
-    sel = obs[[(s, m) in TARGETS for s, m in zip(obs["source"], obs["metric"], strict=True)]]
-    sel = sel[(sel["region"] == "IQ") & (sel["period_start"].dt.date >= origin)
-              & (sel["period_end"].dt.date <= min(end, last))]
-    # only targets that are whole months or quarters/years aligned to months
-    sel = sel[(sel["period_start"].dt.day == 1) & sel["period_end"].dt.is_month_end]
+    key = list(zip(obs["source"], obs["metric"], obs["granularity"], strict=True))
+    sel = obs[np.array([k in TARGETS for k in key]) & (obs["region"] == "IQ")
+              & (obs["period_start"].dt.date >= origin)
+              & (obs["period_end"].dt.date <= min(end, last))
+              & (obs["period_start"].dt.day == 1) & obs["period_end"].dt.is_month_end]
+    sel = sel.assign(series=[TARGETS[(s, m, g)] for s, m, g in
+                             zip(sel["source"], sel["metric"], sel["granularity"], strict=True)])
     return sel.reset_index(drop=True)
 
 
-def _ensemble_for(fc: pd.DataFrame, series: str, ps: pd.Timestamp, pe: pd.Timestamp) -> np.ndarray:
-    sub = fc[(fc["region"] == "IQ") & (fc["series"] == series)
-             & (pd.to_datetime(fc["period_start"]) >= ps) & (pd.to_datetime(fc["period_end"]) <= pe)]
-    return sub.groupby("run", observed=True)["value"].sum().to_numpy()
+def monthly_history(obs: pd.DataFrame, origin: dt.date) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per series, (month index from FIRST, monthly level) from the source's partition."""
+    part = bl.partition(obs, FIRST, origin - dt.timedelta(days=1))
+    out = {}
+    for col, g in part.groupby("column"):
+        t = np.concatenate([np.array(m) for m in g["months"]])
+        y = np.concatenate([np.full(len(m), v / len(m)) for m, v in zip(g["months"], g["value"],
+                                                                       strict=True)])
+        o = np.argsort(t)
+        out[str(col)] = (t[o], y[o])
+    return out
 
 
-def _baselines(hist: pd.DataFrame, ps: pd.Timestamp, h: int, rng: np.random.Generator,
-               n: int = 500) -> dict[str, np.ndarray]:
-    """Naive predictive ensembles for one monthly target ``h`` months after the last month."""
-    y = hist["value"].to_numpy(float)
-    months = hist["period_start"]
-    ly = np.log1p(y)
-    recent = ly[-24:]
-    out: dict[str, np.ndarray] = {}
-    changes = recent[h:] - recent[:-h] if len(recent) > h else np.array([0.0])
-    out["no-change"] = np.expm1(ly[-1] + rng.choice(changes, n))
-    t = np.arange(len(recent))
-    b, a = np.polyfit(t, recent, 1)
-    resid = recent - (a + b * t)
-    out["log-linear trend"] = np.expm1(a + b * (len(recent) - 1 + h) + rng.choice(resid, n))
-    cal = months.dt.month.to_numpy()
-    mm = ps.month
-    near = (np.abs(((cal - mm) + 6) % 12 - 6) <= 1) & (months >= ps - pd.DateOffset(years=3)).to_numpy()
-    out["seasonal climatology"] = rng.choice(y[near] if near.any() else y[-12:], n).astype(float)
-    return {k: np.maximum(v, 0.0) for k, v in out.items()}
-
-
-def _score(obs: float, ens: np.ndarray) -> dict[str, float]:
-    rec = {"crps": float(sr.crps_ensemble(obs, ens))}
+def score(obs: float, ens: np.ndarray) -> dict[str, float]:
+    ens = np.asarray(ens, float)
+    rec = {"crps": float(sr.crps_ensemble(obs, ens)),
+           "logs": float(sr.logs_ensemble(np.log1p(obs), np.log1p(ens)) + np.log1p(obs)),
+           "pit": float((np.sum(ens < obs) + 0.5 * np.sum(ens == obs)) / ens.size),
+           "median": float(np.median(ens))}
     for lv in LEVELS:
         lo, hi = np.quantile(ens, [(1 - lv) / 2, (1 + lv) / 2])
         rec[f"in{int(lv * 100)}"] = float(lo <= obs <= hi)
-    rec["median"] = float(np.median(ens))
     return rec
+
+
+def blend_weights(scores: pd.DataFrame, before: dt.date | None = None) -> dict[str, float]:
+    """Simulator weight per series: inverse mean CRPS of simulator vs baseline on the targets
+    scored (and, with ``before``, ended) before a date; 0.5 where none."""
+    s = scores[scores["method"].isin(["simulator", "baseline"])]
+    if before is not None and not s.empty:
+        s = s[pd.to_datetime(s["target_end"]).dt.date < before]
+    out = {}
+    for ser in sorted(set(TARGETS.values())):
+        g = s[s["series"] == ser]
+        both = g.groupby(["origin", "target_start", "target_end"])["method"].transform("nunique") == 2
+        m = g[both].groupby("method")["crps"].mean()
+        if {"simulator", "baseline"} <= set(m.index) and (m > 0).all():
+            inv = 1.0 / m
+            out[ser] = float(inv["simulator"] / inv.sum())
+        else:
+            out[ser] = 0.5
+    return out
 
 
 @dataclass
@@ -101,49 +140,105 @@ class BacktestResult:
     scores: pd.DataFrame  # one row per origin, target and method
 
     def summary(self) -> pd.DataFrame:
-        s = self.scores.copy()
-        s["horizon_band"] = pd.cut(s["horizon"], [0, 3, 6, 12], labels=["1-3", "4-6", "7-12"])
-        g = s.groupby(["series", "horizon_band", "method"], observed=True)
-        out = g.agg(crps=("crps", "mean"), n=("crps", "size"), cover50=("in50", "mean"),
-                    cover80=("in80", "mean"), cover90=("in90", "mean")).reset_index()
-        ref = out[out["method"] == "no-change"].set_index(["series", "horizon_band"])["crps"]
-        key = list(zip(out["series"], out["horizon_band"], strict=True))
-        out["skill_vs_no_change"] = [1 - c / ref.get(k, np.nan) for c, k in
-                                     zip(out["crps"], key, strict=True)]
+        """Mean scores per series, target granularity and method."""
+        g = self.scores.groupby(["series", "granularity", "method"], observed=True)
+        return g.agg(n=("crps", "size"), crps=("crps", "mean"), logs=("logs", "mean"),
+                     pit=("pit", "mean"), cover50=("in50", "mean"), cover80=("in80", "mean"),
+                     cover90=("in90", "mean")).reset_index()
+
+    def by_source(self) -> pd.DataFrame:
+        """Per series and method: mean CRPS, log score and 80% coverage on the targets every
+        method scored (``n``; a naive rule needs a history of the source, so CTC targets
+        before its first publication are left out), and on all of a method's targets
+        (``n_all``, ``crps_all``, ``cover80_all``); skill against the best naive rule."""
+        s = self.scores
+        key = ["origin", "target_start", "target_end"]
+        rows = []
+        for ser, g in s.groupby("series"):
+            methods = set(g["method"])
+            k = g.groupby(key)["method"].transform("nunique") == len(methods)
+            for m, gm in g.groupby("method"):
+                c = gm[k[gm.index]]
+                rows.append({"series": ser, "method": m, "n": len(c), "crps": c["crps"].mean(),
+                             "logs": c["logs"].mean(), "cover80": c["in80"].mean(),
+                             "n_all": len(gm), "crps_all": gm["crps"].mean(),
+                             "cover80_all": gm["in80"].mean()})
+        out = pd.DataFrame(rows)
+        nv = out[out["method"].isin(naive.METHODS)]
+        if nv.empty:
+            out["best_naive"], out["skill_vs_best_naive"] = None, np.nan
+            return out
+        best = nv.loc[nv.groupby("series")["crps"].idxmin()].set_index("series")
+        out["best_naive"] = out["series"].map(best["method"])
+        out["skill_vs_best_naive"] = 1 - out["crps"] / out["series"].map(best["crps"])
         return out
 
+    def pit_histogram(self, bins: int = 5) -> dict[str, list[int]]:
+        return {m: np.histogram(g["pit"], bins=bins, range=(0, 1))[0].tolist()
+                for m, g in self.scores.groupby("method")}
 
-def backtest(case: str = "iraq-2020", *, origins: list[dt.date] | None = None, horizon: int = 12,
+
+def _simulator(c: Case, o: dt.date, horizon: int, runs: int, seed: int, particles: int,
+               generations: int, drivers: str, workers: int) -> pd.DataFrame:
+    from resurgence.calibration.forecast import simulate_forecast
+    from resurgence.calibration.inference import calibrate
+    from resurgence.runs.ensemble import resolve
+
+    post = calibrate(c, until=o - dt.timedelta(days=1), particles=particles,
+                     generations=generations, seed=seed, workers=workers,
+                     published_before=o).posterior
+    sc = resolve(c.scenario)
+    sc = as_known(sc, o, c.theatre) if drivers == "as-known" else sc
+    return simulate_forecast(c.name, sc, start=o, months=horizon, runs=runs, seed=seed,
+                             posterior=post, workers=workers)
+
+
+def _sim_ensemble(fc: pd.DataFrame, series: str, months: list[int], o: dt.date) -> np.ndarray:
+    ps = pd.to_datetime(fc["period_start"])
+    mi = (ps.dt.year - o.year) * 12 + ps.dt.month - o.month
+    sub = fc[(fc["region"] == "IQ") & (fc["series"] == series) & mi.isin(months)]
+    return sub.groupby("run", observed=True)["value"].sum().to_numpy()
+
+
+def backtest(case: str = "iraq-2020", *, origins: list[dt.date] | None = None, horizon: int = 18,
              particles: int = 300, generations: int = 6, runs: int = 300, seed: int = 1,
-             drivers: str = "as-known", workers: int = 1, progress=None) -> BacktestResult:
+             drivers: str = "as-known", workers: int = 1, simulator: bool = True,
+             progress=None) -> BacktestResult:
+    """Score every method at every origin; ``simulator=False`` skips the (slow) simulator
+    and the blend."""
+    if drivers not in ("as-known", "actual"):
+        raise ArgumentError(f"field 'drivers' = {drivers!r}: expected 'as-known' or 'actual'")
     c = get_case(case)
     obs = case_observations(c, c.until)
-    monthly = obs[(obs["source"] == "ged_cm") & (obs["region"] == "IQ")]
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**31 + 1,)))
-    recs = []
-    for o in origins or default_origins():
-        post = calibrate(c, until=o - dt.timedelta(days=1), particles=particles,
-                         generations=generations, seed=seed, workers=workers).posterior
-        sc = resolve(c.scenario)
-        sc = as_known(sc, o, c.theatre) if drivers == "as-known" else sc
-        fc = forecast(c.name, sc, start=o, months=horizon, runs=runs, seed=seed,
-                      posterior=post, workers=workers)
-        for _, t in _targets(obs, o, horizon, c.until).iterrows():
-            series = TARGETS[(t["source"], t["metric"])]
-            ps, pe = t["period_start"], t["period_end"]
-            h = (pe.year - o.year) * 12 + pe.month - o.month + 1
-            base = {"origin": o, "series": series, "granularity": t["granularity"],
-                    "target_start": ps.date(), "target_end": pe.date(), "horizon": h,
-                    "observed": float(t["value"])}
-            ens = _ensemble_for(fc, series, ps, pe)
-            if ens.size == 0:
-                continue
-            recs.append({**base, "method": "resurgence", **_score(float(t["value"]), ens)})
-            if t["source"] == "ged_cm":
-                hist = monthly[(monthly["metric"] == t["metric"])
-                               & (monthly["period_end"].dt.date < o)].sort_values("period_start")
-                for name, ens in _baselines(hist, ps, h, rng).items():
-                    recs.append({**base, "method": name, **_score(float(t["value"]), ens)})
+    recs: list[dict] = []
+    for o in sorted(origins or default_origins()):
+        vobs = vintage(c, o)
+        hist = monthly_history(vobs, o)
+        bf = bl.fit(vobs, o, first=baseline_start(c, o))
+        base_paths = bl.simulate(bf, horizon, runs, seed)
+        fc = (_simulator(c, o, horizon, runs, seed, particles, generations, drivers, workers)
+              if simulator else None)
+        w = blend_weights(pd.DataFrame(recs), before=o) if simulator and recs else {}
+        for _, t in targets(obs, o, horizon, c.until).iterrows():
+            ser = t["series"]
+            a, b = _mi(t["period_start"]), _mi(t["period_end"])
+            months = list(range(a - _mi(o), b - _mi(o) + 1))
+            y = float(t["value"])
+            base = {"origin": o, "series": ser, "granularity": t["granularity"],
+                    "target_start": t["period_start"].date(), "target_end": t["period_end"].date(),
+                    "horizon": months[-1] + 1, "observed": y}
+            ens = {"baseline": base_paths[ser][:, months].sum(axis=1)}
+            if fc is not None:
+                ens["simulator"] = _sim_ensemble(fc, ser, months, o)
+                ens["blend"] = pool(ens["simulator"], ens["baseline"], w.get(ser, 0.5), rng)
+            if ser in hist:
+                th, yh = hist[ser]
+                for name in naive.METHODS:
+                    ens[name] = naive.predictive(name, th, yh, np.arange(a, b + 1), rng)
+            for name, e in ens.items():
+                if e.size:
+                    recs.append({**base, "method": name, **score(y, e)})
         if progress:
             progress(o)
     return BacktestResult(pd.DataFrame(recs))

@@ -91,17 +91,22 @@ def get_case(name: str) -> Case:
     return CASES[name]
 
 
-def case_observations(case: Case, until: dt.date) -> pd.DataFrame:
-    """The case's observation table up to ``until`` (inclusive), extra rows included."""
-    from resurgence.calibration.observations import load_observations
+def case_observations(case: Case, until: dt.date,
+                      published_before: dt.date | None = None) -> pd.DataFrame:
+    """The case's observation table up to ``until`` (inclusive), extra rows included; with
+    ``published_before``, only rows published before that date (the vintage of that day)."""
+    from resurgence.calibration.observations import load_observations, published_rule
 
-    obs = load_observations(case.name, until=until)
+    obs = load_observations(case.name, until=until, published_before=published_before)
     obs = obs[_rate_fitted(case, obs)].reset_index(drop=True)
     extra = pd.DataFrame(list(case.extra_observations))
     if not extra.empty:
-        extra = extra[pd.to_datetime(extra["period_end"]).dt.date <= until]
-        obs = pd.concat([obs, extra], ignore_index=True)
-    for c in ("period_start", "period_end"):
+        extra["published"] = published_rule(extra)
+        keep = pd.to_datetime(extra["period_end"]).dt.date <= until
+        if published_before:
+            keep &= extra["published"] < pd.Timestamp(published_before)
+        obs = pd.concat([obs, extra[keep]], ignore_index=True)
+    for c in ("period_start", "period_end", "published"):
         obs[c] = pd.to_datetime(obs[c])
     return obs
 

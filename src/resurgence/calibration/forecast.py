@@ -8,6 +8,12 @@ source's reporting noise, drawn from a separate per-run stream
 ``is_fighters``, ``militia_attacks_us``, ``iran_influence``) are the simulated truth.
 Only data before ``start`` may inform a forecast: the posterior must have been fitted to
 data ending before it, or the command refuses.
+
+``method`` chooses the levels: ``simulator`` (the calibrated simulation model alone),
+``baseline`` (the statistical latent-intensity model of :mod:`resurgence.calibration.baseline`,
+national rows of the observed series and ``is_attacks`` only, the same for every scenario)
+or ``blend`` (:mod:`resurgence.calibration.blend`: pooled levels, scenario effects from the
+simulator's paired contrasts). The baseline sees only rows published before ``start``.
 """
 
 from __future__ import annotations
@@ -82,11 +88,71 @@ def _monthly(arrays, params: ParamSet, run_ids, *, weeks0: np.datetime64, ps, pe
     return out
 
 
+METHODS = ("blend", "simulator", "baseline")
+
+
 def forecast(case: str = "iraq-2020", scenario: str | Path = "announced-2500", *,
              start: dt.date = dt.date(2020, 12, 1), months: int = 36, runs: int = 1000,
              seed: int = 7, posterior: Posterior | str | Path | None = None,
-             workers: int = 1, chunk_size: int = 250) -> pd.DataFrame:
-    """Monthly forecasts per run and region in the DESIGN section 7 contract."""
+             workers: int = 1, chunk_size: int = 250, method: str = "simulator") -> pd.DataFrame:
+    """Monthly forecasts per run and region in the DESIGN section 7 contract, with levels
+    from ``method`` (``blend``, ``simulator`` or ``baseline``)."""
+    if method not in METHODS:
+        raise ArgumentError(f"field 'method' = {method!r}: expected one of {', '.join(METHODS)}")
+    kw = dict(start=start, months=months, runs=runs, seed=seed, posterior=posterior,
+              workers=workers, chunk_size=chunk_size)
+    if method == "simulator":
+        return simulate_forecast(case, scenario, **kw)
+    from resurgence.calibration import baseline as bl
+    from resurgence.calibration.blend import REFERENCE, blend, packaged_weights
+    from resurgence.calibration.cases import case_observations
+
+    c = get_case(case)
+    if not 1 <= months <= 240:
+        raise ArgumentError(f"field 'months' = {months}: expected 1 to 240")
+    if start > c.until + dt.timedelta(days=1):
+        raise ArgumentError(f"field 'start' = {start}: after the case's data ({c.until}) ends")
+    obs = case_observations(c, start - dt.timedelta(days=1), published_before=start)
+    paths = bl.simulate(bl.fit(obs, start, first=c.history_start), months, runs, seed)
+    if method == "baseline":
+        return baseline_frame(paths, start, months, c.name, seed)
+    sim = simulate_forecast(case, scenario, **kw)
+    ref = None
+    if sim.attrs.get("scenario") != REFERENCE:
+        ref = simulate_forecast(case, REFERENCE, **kw)
+    w = packaged_weights(c.name)
+    out = blend(sim, ref, paths, w["weights"], seed)
+    out.attrs["blend_weights_source"] = str(w.get("source", ""))
+    return out
+
+
+def baseline_frame(paths: dict[str, np.ndarray], start: dt.date, months: int, case: str,
+                   seed: int) -> pd.DataFrame:
+    """The baseline's monthly paths as national rows of the forecast contract."""
+    ps, pe = month_bounds(start, months)
+    series = [s for s in SERIES if s in paths]
+    runs = next(iter(paths.values())).shape[0]
+    r, m, k = np.meshgrid(np.arange(runs), np.arange(months), np.arange(len(series)),
+                          indexing="ij")
+    vals = np.stack([paths[s][:, :months] for s in series], axis=-1)
+    out = pd.DataFrame({
+        "run": r.reshape(-1).astype(np.int32),
+        "period_start": pd.to_datetime(ps[m.reshape(-1)]).date,
+        "period_end": pd.to_datetime(pe[m.reshape(-1)]).date,
+        "region": pd.Categorical(["IQ"] * r.size),
+        "series": pd.Categorical.from_codes(k.reshape(-1), series),
+        "value": vals.reshape(-1).astype(np.float64)})
+    out.attrs.update(case=case, scenario="(any: the baseline has no scenario)",
+                     start=start.isoformat(), months=months, runs=runs, seed=seed,
+                     method="baseline")
+    return out
+
+
+def simulate_forecast(case: str = "iraq-2020", scenario: str | Path = "announced-2500", *,
+                      start: dt.date = dt.date(2020, 12, 1), months: int = 36, runs: int = 1000,
+                      seed: int = 7, posterior: Posterior | str | Path | None = None,
+                      workers: int = 1, chunk_size: int = 250) -> pd.DataFrame:
+    """The simulator's monthly forecasts per run and region (DESIGN section 7 contract)."""
     c = get_case(case)
     post = (Posterior.load(posterior) if isinstance(posterior, str | Path) else posterior) or shipped(c.name)
     if post is None:
@@ -120,7 +186,8 @@ def forecast(case: str = "iraq-2020", scenario: str | Path = "announced-2500", *
         "series": pd.Categorical.from_codes(df["s"].to_numpy(), list(SERIES)),
         "value": df["value"].to_numpy(np.float64)})
     out.attrs.update(case=c.name, scenario=sc.name, start=start.isoformat(), months=months,
-                     runs=runs, seed=seed, posterior_until=post.until.isoformat())
+                     runs=runs, seed=seed, posterior_until=post.until.isoformat(),
+                     method="simulator")
     return out.reset_index(drop=True)
 
 

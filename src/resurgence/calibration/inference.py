@@ -128,8 +128,9 @@ def _score(arrays, params: ParamSet, run_ids, *, design: ObsDesign) -> np.ndarra
     return obsmodel.distance(design, mu)
 
 
-def history_setup(case: Case, until: dt.date):
-    """The history scenario from ``case.history_start`` to ``until`` and its obs design."""
+def history_setup(case: Case, until: dt.date, published_before: dt.date | None = None):
+    """The history scenario from ``case.history_start`` to ``until`` and its obs design
+    (rows published before ``published_before`` only, when given)."""
     base = resolve(case.scenario)
     weeks = (until - case.history_start).days // 7 + 1
     sc = base.model_copy(update={"start": case.history_start, "weeks": weeks})
@@ -137,20 +138,23 @@ def history_setup(case: Case, until: dt.date):
     from resurgence.theatre.theatre import load_theatre
 
     th = load_theatre(case.theatre)
-    design = obsmodel.design(case_observations(case, until), grid.dates, th.codes, th.national_code)
+    design = obsmodel.design(case_observations(case, until, published_before), grid.dates,
+                             th.codes, th.national_code)
     return sc, design
 
 
 def calibrate(case: str | Case = "iraq-2020", *, until: dt.date | None = None,
               particles: int = 1000, generations: int = 6, alpha: float = 0.5,
               min_acceptance: float = 0.03, max_steps: int = 6, seed: int = 1, workers: int = 1,
-              chunk_size: int = 250, progress=None) -> CalibrationResult:
-    """Fit the case's calibrated parameters to every observation up to ``until``."""
+              chunk_size: int = 250, progress=None,
+              published_before: dt.date | None = None) -> CalibrationResult:
+    """Fit the case's calibrated parameters to every observation up to ``until`` (and,
+    with ``published_before``, published before that date)."""
     case = get_case(case) if isinstance(case, str) else case
     until = until or case.until
     if until > case.until:
         raise ArgumentError(f"field 'until' = {until}: after the last date of data ({case.until})")
-    sc, design = history_setup(case, until)
+    sc, design = history_setup(case, until, published_before)
     if len(design.rows) == 0:
         raise ArgumentError(f"no observations before {until} for case {case.name!r}")
     specs = {p.name: p for p in full_specs()}

@@ -3,7 +3,7 @@
 The table (``data/<theatre>/observations.csv``, built by ``scripts/build_observations.py``) is
 tidy and long, one row per source, metric, region and period::
 
-    source, metric, region, period_start, period_end, granularity, value, note
+    source, metric, region, period_start, period_end, granularity, value, note, published
 
 ``region`` is the national code (``IQ``) or a region code of the theatre; dates are ISO and
 ``period_end`` is inclusive; ``granularity`` is one of :data:`GRANULARITIES`.  Sources,
@@ -36,6 +36,7 @@ __all__ = [
     "aggregate_weekly",
     "format_observations",
     "load_observations",
+    "published_rule",
     "observations_path",
     "to_series",
     "write_observations",
@@ -43,6 +44,7 @@ __all__ = [
 
 COLUMNS = ("source", "metric", "region", "period_start", "period_end", "granularity", "value",
            "note")
+OPTIONAL = ("published",)
 GRANULARITIES = ("week", "month", "quarter", "year", "multi-month")
 KEY = ("source", "metric", "region", "period_start", "period_end")
 #: case -> (packaged theatre directory, end of the case's history = default ``until``)
@@ -75,6 +77,46 @@ class ObsSeries:
         return int(self.value.size)
 
 
+#: days from the end of a period to its publication, per source and granularity
+#: (``None`` = any granularity); see OBSERVATIONS.md for the reasons.
+PUBLICATION_LAG: dict[tuple[str, str | None], int] = {
+    ("musings", "week"): 3,  # weekly security posts appear a few days after the week
+    ("musings", "month"): 7,  # monthly summaries in the first week of the next month
+    ("musings", "quarter"): 10,
+    ("musings", None): 14,  # yearly reviews and multi-month totals: mid-January
+    ("ged_cm", None): 31,  # UCDP Candidate Events: monthly release about a month after
+    ("views", None): 31,  # ViEWS features: built from the UCDP candidate release
+    ("ged_import", None): 31,
+    ("acled_import", None): 7,  # ACLED weekly updates
+    ("ibc", None): 31,  # Iraq Body Count year reviews in early January
+    ("constellis", None): 15,
+    ("literature", None): 35,
+}
+#: sources whose rows were published on fixed dates (a release, an article), by note marker
+PUBLICATION_DATES: dict[str, list[tuple[str, dt.date]]] = {
+    # GED 19.1 event file: released June 2019
+    "ged": [("", dt.date(2019, 6, 30))],
+    # CTC Sentinel 13(5), May 2020 (2018, 2019, 2020 Q1); "The Islamic State at Low Ebb in
+    # Iraq", CTC Sentinel, January 2022 (2020 Q2, Q3)
+    "ctc": [("p=48025", dt.date(2020, 5, 31)), ("", dt.date(2022, 1, 31))],
+}
+
+
+def published_rule(df: pd.DataFrame) -> pd.Series:
+    """The publication date of each row by its source's documented rule (datetime64)."""
+    end = pd.to_datetime(df["period_end"])
+    note = df["note"].astype(str) if "note" in df else pd.Series([""] * len(df), index=df.index)
+    out = []
+    for src, gran, e, n in zip(df["source"], df["granularity"], end, note, strict=True):
+        fixed = PUBLICATION_DATES.get(src)
+        if fixed:
+            out.append(next(pd.Timestamp(d) for marker, d in fixed if marker in n))
+            continue
+        lag = PUBLICATION_LAG.get((src, gran), PUBLICATION_LAG.get((src, None), 31))
+        out.append(e + pd.Timedelta(days=lag))
+    return pd.Series(pd.to_datetime(out), index=df.index, name="published")
+
+
 def _data_root() -> Path:
     return Path(__file__).resolve().parent.parent / "data"
 
@@ -95,7 +137,8 @@ def _validate(raw: pd.DataFrame, path: Path | str) -> pd.DataFrame:
     if missing:
         raise ObservationError(f"{path}: missing required column(s) {', '.join(missing)} "
                                f"(has: {', '.join(map(str, raw.columns))})")
-    df = raw[list(COLUMNS)].apply(lambda s: s.astype(str).str.strip())
+    cols = [*COLUMNS, *(c for c in OPTIONAL if c in raw.columns)]
+    df = raw[cols].apply(lambda s: s.astype(str).str.strip())
     for col in ("source", "metric", "region"):
         empty = np.flatnonzero((df[col] == "").to_numpy())
         if empty.size:
@@ -125,6 +168,22 @@ def _validate(raw: pd.DataFrame, path: Path | str) -> pd.DataFrame:
         raise ObservationError(f"{_where(path, i, 'value')}: not a finite number: "
                                f"{df['value'].iat[i]!r}")
     df["value"] = value
+    rule = published_rule(df)
+    if "published" in df:
+        given = pd.to_datetime(df["published"], format="%Y-%m-%d", errors="coerce")
+        bad = np.flatnonzero((given.isna() & (df["published"] != "")).to_numpy())
+        if bad.size:
+            i = int(bad[0])
+            raise ObservationError(f"{_where(path, i, 'published')}: not an ISO date "
+                                   f"(YYYY-MM-DD): {df['published'].iat[i]!r}")
+        df["published"] = given.fillna(rule)
+    else:
+        df["published"] = rule
+    early = np.flatnonzero((df["published"] <= df["period_end"]).to_numpy())
+    if early.size:
+        i = int(early[0])
+        raise ObservationError(f"{_where(path, i, 'published')}: on or before the period's end "
+                               f"{df['period_end'].iat[i].date()}: {df['published'].iat[i].date()}")
     dup = df.duplicated(list(KEY), keep=False).to_numpy()
     if dup.any():
         i, j = (int(k) for k in np.flatnonzero(dup)[:2])
@@ -135,8 +194,12 @@ def _validate(raw: pd.DataFrame, path: Path | str) -> pd.DataFrame:
 
 
 def load_observations(case: str = "iraq-2020", *, until: dt.date | None = None,
-                      path: Path | str | None = None) -> pd.DataFrame:
+                      path: Path | str | None = None,
+                      published_before: dt.date | None = None) -> pd.DataFrame:
     """The observation table of ``case`` (or the CSV at ``path``), rows ending on/before ``until``.
+
+    With ``published_before`` only rows published before that date are kept (the vintage a
+    forecaster had on that day); the others are counted in ``df.attrs["dropped_unpublished"]``.
 
     ``until`` defaults to the end of the case's history (2020-11-30 for ``iraq-2020``).
     Nothing is refused silently: rows straddling ``until`` (start <= until < end) and rows
@@ -159,9 +222,12 @@ def load_observations(case: str = "iraq-2020", *, until: dt.date | None = None,
     cut = pd.Timestamp(until)
     straddle = (df["period_start"] <= cut) & (df["period_end"] > cut)
     after = df["period_start"] > cut
-    out = df[~(straddle | after)].reset_index(drop=True)
+    late = (df["published"] >= pd.Timestamp(published_before) if published_before
+            else pd.Series(False, index=df.index)) & ~(straddle | after)
+    out = df[~(straddle | after | late)].reset_index(drop=True)
     out.attrs.update(path=str(src), until=until, dropped_straddling=int(straddle.sum()),
-                     dropped_after=int(after.sum()))
+                     dropped_after=int(after.sum()), dropped_unpublished=int(late.sum()),
+                     published_before=published_before)
     return out
 
 
@@ -219,7 +285,8 @@ def _fmt(v: float) -> str:
 def format_observations(df: pd.DataFrame) -> str:
     """A table as canonical CSV text (ISO dates, integers without ``.0``, one-line notes)."""
     out = pd.DataFrame({c: df[c] for c in COLUMNS})
-    for c in ("period_start", "period_end"):
+    out["published"] = df["published"] if "published" in df else published_rule(out)
+    for c in ("period_start", "period_end", "published"):
         out[c] = pd.to_datetime(out[c]).dt.strftime("%Y-%m-%d")
     out["value"] = [_fmt(v) for v in out["value"]]
     out["note"] = out["note"].fillna("").astype(str).str.replace(r"\s*\n\s*", " ", regex=True)

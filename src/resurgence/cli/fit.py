@@ -77,6 +77,7 @@ def forecast_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output file: .csv or .parquet.")] = Path("forecast.csv"),
     posterior: Annotated[Path | None, typer.Option(help="Posterior file (default: the shipped one).")] = None,
     workers: Annotated[int, typer.Option("--workers", "-w", help="Local worker processes.")] = 1,
+    method: Annotated[str, typer.Option(help="Levels from 'blend' (baseline and simulator pooled by backtest CRPS; scenario effects from the simulator), 'simulator' or 'baseline' (statistical model, national observed series only).")] = "blend",
 ) -> None:
     """Forecast monthly series per run and governorate (IQ = nation) in the stable contract:
     run, period_start, period_end, region, series, value."""
@@ -85,12 +86,12 @@ def forecast_cmd(
     if out.suffix not in (".csv", ".parquet"):
         raise ArgumentError(f"option '--out' = {str(out)!r}: expected a file ending in .csv or .parquet")
     df = forecast(case, scenario, start=dt.date.fromisoformat(start), months=months, runs=runs,
-                  seed=seed, posterior=posterior, workers=workers)
+                  seed=seed, posterior=posterior, workers=workers, method=method)
     write_forecast(df, out)
     nat = df[(df["region"] == "IQ")].groupby(["series", "period_start"], observed=True)["value"]
     q = nat.quantile([0.1, 0.5, 0.9]).unstack()
     con = _console()
-    t = Table(title=f"{scenario}: national monthly forecast, first and last month (P10 / median / P90)")
+    t = Table(title=f"{scenario} ({method}): national monthly forecast, first and last month (P10 / median / P90)")
     for col in ("series", "first month", "last month"):
         t.add_column(col)
     for s in q.index.get_level_values(0).unique():
@@ -103,36 +104,56 @@ def forecast_cmd(
 
 def backtest_cmd(
     case: Annotated[str, typer.Option(help="Case to backtest.")] = "iraq-2020",
-    horizon: Annotated[int, typer.Option(help="Months ahead (1..horizon).")] = 12,
-    particles: Annotated[int, typer.Option(help="ABC particles per refit.")] = 300,
-    generations: Annotated[int, typer.Option(help="ABC generations per refit.")] = 6,
-    runs: Annotated[int, typer.Option("--runs", "-n", help="Forecast runs per origin.")] = 300,
+    origins: Annotated[str, typer.Option(help="Comma-separated origins (YYYY-MM-01); default 2018-07, 2019-01, 2019-07, 2020-01, 2020-06.")] = "",
+    horizon: Annotated[int, typer.Option(help="Months ahead (1..horizon).")] = 18,
+    particles: Annotated[int, typer.Option(help="ABC particles per simulator refit.")] = 300,
+    generations: Annotated[int, typer.Option(help="ABC generations per simulator refit.")] = 6,
+    runs: Annotated[int, typer.Option("--runs", "-n", help="Forecast runs per origin and method.")] = 300,
     seed: Annotated[int, typer.Option("--seed", "-s", help="Root random seed.")] = 1,
     drivers: Annotated[str, typer.Option(help="'as-known' (levers held at the origin) or 'actual' (history as it happened).")] = "as-known",
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for scores.csv, summary.csv and backtest.png.")] = Path("backtest"),
+    simulator: Annotated[bool, typer.Option(help="Refit and score the simulator and the blend (slow); --no-simulator scores the baseline and the naive rules only.")] = True,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for scores.csv, summary.csv, by_source.csv, backtest.json, blend_weights.json and backtest.png.")] = Path("backtest"),
     workers: Annotated[int, typer.Option("--workers", "-w", help="Local worker processes.")] = 1,
 ) -> None:
-    """Rolling-origin backtest: refit before each quarter of 2019-2020, forecast 1-12 months,
-    score with CRPS and interval coverage against naive baselines."""
-    from resurgence.calibration.backtest import backtest
+    """Rolling-origin backtest on every source with vintage discipline: at each origin every
+    method sees only rows published before it; scores (CRPS, log score, PIT, 50/80/90%
+    coverage) of the simulator, the statistical baseline, their blend and five naive rules."""
+    from resurgence.calibration.backtest import backtest, blend_weights
     from resurgence.report.diagnostics import backtest_figure
 
-    if drivers not in ("as-known", "actual"):
-        raise ArgumentError(f"option '--drivers' = {drivers!r}: expected 'as-known' or 'actual'")
+    try:
+        ods = [dt.date.fromisoformat(x.strip()) for x in origins.split(",") if x.strip()] or None
+    except ValueError:
+        raise ArgumentError(f"option '--origins' = {origins!r}: expected YYYY-MM-01 dates, comma-separated") from None
     con = _console()
-    res = backtest(case, horizon=horizon, particles=particles, generations=generations, runs=runs,
-                   seed=seed, drivers=drivers, workers=workers,
+    res = backtest(case, origins=ods, horizon=horizon, particles=particles,
+                   generations=generations, runs=runs, seed=seed, drivers=drivers,
+                   workers=workers, simulator=simulator,
                    progress=lambda o: con.print(f"origin {o} done"))
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "scores.csv", res.scores.to_csv(index=False))
     summ = res.summary()
     atomic_write_text(out / "summary.csv", summ.to_csv(index=False))
+    by = res.by_source()
+    atomic_write_text(out / "by_source.csv", by.to_csv(index=False))
+    weights = blend_weights(res.scores) if simulator else {}
+    atomic_write_text(out / "blend_weights.json", json.dumps({
+        "case": case, "weights": weights, "rule": "simulator share = (1/CRPS_sim) / (1/CRPS_sim + 1/CRPS_baseline), mean CRPS over all backtest targets of the series",
+        "source": f"resurgence backtest --case {case} --horizon {horizon} --particles {particles} --generations {generations} --runs {runs} --seed {seed}",
+        "origins": sorted({str(o) for o in res.scores["origin"]})}, indent=2) + "\n")
+    atomic_write_text(out / "backtest.json", json.dumps({
+        "by_source": by.to_dict(orient="records"), "summary": summ.to_dict(orient="records"),
+        "pit_histogram_5_bins": res.pit_histogram()}, indent=2, default=str) + "\n")
     backtest_figure(res, out / "backtest.png")
-    t = Table(title=f"backtest {case}: mean CRPS by horizon (skill = 1 - CRPS / no-change CRPS)")
-    for col in ("series", "horizon", "method", "n", "crps", "skill", "cover80"):
+    t = Table(title=f"backtest {case}: mean CRPS per source on the targets all methods scored "
+                    "(lower is better; skill = 1 - CRPS / best naive CRPS), and on all targets")
+    for col in ("series", "method", "n", "crps", "log score", "cover80", "skill", "n all",
+                "crps all", "cover80 all"):
         t.add_column(col)
-    for _, r in summ.iterrows():
-        t.add_row(str(r["series"]), str(r["horizon_band"]), str(r["method"]), str(r["n"]),
-                  f"{r['crps']:.1f}", f"{r['skill_vs_no_change']:+.2f}", f"{r['cover80']:.2f}")
+    for _, r in by.iterrows():
+        t.add_row(str(r["series"]), str(r["method"]), str(r["n"]), f"{r['crps']:.1f}",
+                  f"{r['logs']:.2f}", f"{r['cover80']:.2f}", f"{r['skill_vs_best_naive']:+.2f}",
+                  str(r["n_all"]), f"{r['crps_all']:.1f}", f"{r['cover80_all']:.2f}")
     con.print(t)
-    con.print(f"backtest: [bold]{out}[/] (scores.csv, summary.csv, backtest.png)")
+    con.print(f"backtest: [bold]{out}[/] (scores.csv, summary.csv, by_source.csv, backtest.json, "
+              "blend_weights.json, backtest.png)")

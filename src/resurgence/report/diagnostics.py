@@ -67,7 +67,7 @@ def backtest_figure(res: BacktestResult, path) -> None:
         ax.set_ylabel("CRPS (count units; lower is better)")
         ax.legend(fontsize=7)
     ax = axes[-1]
-    model = s[s["method"] == "resurgence"]
+    model = s[s["method"] == ("blend" if "blend" in set(s["method"]) else "baseline")]
     lv = [50, 80, 90]
     cov = [model[f"in{v}"].mean() for v in lv]
     ax.bar([str(v) for v in lv], cov, color="#0072B2", label="observed coverage")
@@ -75,7 +75,7 @@ def backtest_figure(res: BacktestResult, path) -> None:
     ax.set_ylim(0, 1)
     ax.set_xlabel("central interval (%)")
     ax.set_ylabel("share of targets inside")
-    ax.set_title("resurgence interval coverage (all targets)", fontsize=10)
+    ax.set_title(f"{model['method'].iat[0] if len(model) else ''} interval coverage (all targets)", fontsize=10)
     ax.legend(fontsize=7)
     with atomic_output_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")

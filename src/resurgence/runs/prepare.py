@@ -9,6 +9,7 @@ import numpy as np
 
 from resurgence.model.params import ParamSet, check_overrides
 from resurgence.model.sim import simulate_chunk
+from resurgence.scenario.drivers import compile_drivers
 from resurgence.scenario.schema import Scenario, ScenarioError, load_scenario
 from resurgence.theatre.theatre import Theatre
 
@@ -47,5 +48,7 @@ def spun_up(sc: Scenario, spinup: dt.date | None) -> tuple[Scenario, int]:
 def simulate_spun(sc: Scenario, theatre: Theatre, params: ParamSet, run_ids: np.ndarray,
                   seed: int, spinup: dt.date | None = None) -> dict[str, np.ndarray]:
     full, off = spun_up(sc, spinup)
-    out = simulate_chunk(full, theatre, params, run_ids, seed)
+    # the spin-up is known history: bases follow the record up to the origin (sc.start)
+    drivers = compile_drivers(full, theatre, known_until=sc.start) if off else None
+    out = simulate_chunk(full, theatre, params, run_ids, seed, drivers)
     return {k: v[:, off:] for k, v in out.items()} if off else out

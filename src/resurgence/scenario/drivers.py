@@ -41,6 +41,9 @@ class Drivers:
     is_surge: np.ndarray  # (weeks, R) fighters added at onset
     season_doy: np.ndarray  # (weeks,) day of year of each week's start
     policy: PolicyDrivers
+    #: (weeks,) bool: the attack-driven base-closure hazard acts this week (only after the
+    #: record, i.e. after the forecast origin when a run is spun up through known history)
+    closure_hazard: np.ndarray | None = None
 
 
 def _window(grid: WeekGrid, start: dt.date, weeks: int) -> np.ndarray:
@@ -50,7 +53,10 @@ def _window(grid: WeekGrid, start: dt.date, weeks: int) -> np.ndarray:
     return mask
 
 
-def compile_drivers(sc: Scenario, theatre: Theatre, grid: WeekGrid | None = None) -> Drivers:
+def compile_drivers(sc: Scenario, theatre: Theatre, grid: WeekGrid | None = None, *,
+                    known_until: dt.date | None = None) -> Drivers:
+    """Compile a scenario onto its weekly grid. Weeks starting on or before ``known_until``
+    are known history: bases follow the record there (no attack-driven closures)."""
     grid = grid or WeekGrid(sc.start, sc.weeks)
     levers = {k: evaluate_schedule(sc.schedule(k), grid, default)
               for k, (default, *_rest) in SCHEDULES.items()}
@@ -94,8 +100,10 @@ def compile_drivers(sc: Scenario, theatre: Theatre, grid: WeekGrid | None = None
     base_open = _base_schedule(sc, theatre, grid)
     pol = sc.policy
     policy = PolicyDrivers(bool(pol.responsive), float(pol.expel_threshold), int(pol.exit_weeks))
+    hazard = (np.ones(grid.weeks, dtype=bool) if known_until is None
+              else np.asarray(grid.dates, dtype="datetime64[D]") > np.datetime64(known_until, "D"))
     return Drivers(grid, levers, base_open, pressure_jump, campaign, surge, grid.day_of_year,
-                   policy)
+                   policy, hazard)
 
 
 def _base_schedule(sc: Scenario, theatre: Theatre, grid: WeekGrid) -> np.ndarray:

@@ -1,7 +1,9 @@
 """Coalition presence: troops, bases, enabler coverage (ISR, air, training, planning), mediation.
 
 Troops follow the scenario schedule, cut further by a responsive-policy exit (C24). Bases
-are open on their scheduled dates unless closed by the attack-driven hazard (C16). Each
+are open on their scheduled dates unless closed by the attack-driven hazard (C16), which
+acts only after the known record (``driver.closure_hazard``): a run spun up through
+2018-2020 keeps the real base configuration, handovers included once, up to its origin. Each
 enabler's national capacity reaches a region through the nearest open base, falling off
 with distance; the over-the-horizon share of ISR and air does not need bases (C12).
 """
@@ -23,7 +25,7 @@ class Coalition(Module):
     claims = ("C1", "C2", "C8", "C10", "C11", "C12", "C16", "C18", "C24")
     reads = ("lever.troops", "lever.isr", "lever.air", "lever.training", "lever.planning",
              "lever.mediation", "lever.isr_over_horizon", "lever.air_over_horizon",
-             "driver.base_open", "driver.policy",
+             "driver.base_open", "driver.policy", "driver.closure_hazard",
              "militia.militia_attacks_us",  # last week's (militia steps later)
              "politics.pressure")  # last week's
     params = (
@@ -122,7 +124,8 @@ class Coalition(Module):
         troops = lv["troops"] * s.exit_frac
         s.troops = troops
         present = troops > 0
-        if t > 0 and s.base_closed.shape[1]:
+        hazard = sim.drivers.closure_hazard
+        if t > 0 and s.base_closed.shape[1] and (hazard is None or hazard[t]):
             attacks = sim.state.militia.militia_attacks_us[:, self._base_region]  # last week's, (n, B)
             hz = 1.0 - np.exp(-p.closure_hazard_per_attack * attacks)
             s.base_closed |= sim.u_national(N, t)[:, : s.base_closed.shape[1]] < hz
