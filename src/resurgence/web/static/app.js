@@ -7,19 +7,20 @@
   const LABELS = {isr: "ISR / intelligence", air: "air support", training: "training / advice",
     planning: "planning support", mediation: "Baghdad–Erbil mediation", pandemic: "pandemic",
     protests: "protests"};
-  const S = {meta: null, base: null, geo: null, job: null, poll: null, touched: new Set()};
+  const S = {meta: null, base: null, job: null, poll: null, touched: new Set(), pristine: null,
+             shipped: true, labels: true, jobActions: true};
 
   /* ---------- API ---------- */
   async function api(path, opts = {}) {
     const headers = Object.assign({}, opts.headers || {});
     const token = sessionStorage.getItem("resurgence-token");
-    if (opts.method === "POST" && token) headers.Authorization = `Bearer ${token}`;
+    if (opts.method && opts.method !== "GET" && token) headers.Authorization = `Bearer ${token}`;
     const res = await fetch(path, Object.assign({}, opts, {headers}));
     let body = null;
-    try { body = await res.json(); } catch (e) { body = null; }
+    if (res.status !== 204) { try { body = await res.json(); } catch (e) { body = null; } }
     if (!res.ok) {
       const msg = body && body.error ? body.error : `HTTP ${res.status}`;
-      throw Object.assign(new Error(msg), {status: res.status});
+      throw Object.assign(new Error(Fmt.plain(msg)), {status: res.status, raw: msg});
     }
     return body;
   }
@@ -113,10 +114,11 @@
     S.touched.clear();
   }
 
-  function loadIntoForm(sc, label) {
+  function loadIntoForm(sc, label, shipped) {
     S.base = sc;
+    S.shipped = !!shipped;
     $("base-desc").textContent = label || sc.description || sc.title || "";
-    $("sc-name").value = sc.name.endsWith("-edited") ? sc.name : `${sc.name}-edited`.slice(0, 64);
+    $("sc-name").value = sc.name;
     $("sc-horizon").textContent = `${sc.weeks} weeks from ${sc.start}`;
     const tb = $("troops-table").tBodies[0]; tb.innerHTML = "";
     (sc.schedules.troops || [[sc.start, S.meta.levers.troops.default]]).forEach(([d, v]) => addTroopRow(d, v));
@@ -125,19 +127,50 @@
     const sb = $("shocks-table").tBodies[0]; sb.innerHTML = "";
     sc.shocks.forEach(addShockRow);
     $("responsive").checked = !!sc.policy.responsive;
+    S.pristine = JSON.stringify(buildScenario());
+  }
+
+  /* the form differs from the scenario it was loaded from */
+  const edited = () => S.base && JSON.stringify(buildScenario()) !== S.pristine;
+
+  /* what to submit: an untouched shipped scenario by name (it keeps its name), else the form */
+  function scenarioSpec() {
+    if (!edited() && S.shipped) return S.base.name;
+    const sc = buildScenario();
+    if (sc.name === S.base.name && S.shipped) sc.name = `${sc.name}-edited`.slice(0, 64);
+    return sc;
   }
 
   async function pickBase() {
     const name = $("base").value;
-    try { loadIntoForm(await api(`/api/scenarios/${encodeURIComponent(name)}`)); }
+    try { loadIntoForm(await api(`/api/scenarios/${encodeURIComponent(name)}`), null, true); }
     catch (e) { say($("validate-msg"), e.message, false); }
+    defaultA();
+  }
+
+  /* the default comparison is never a scenario against its own copy */
+  function defaultA() {
+    const b = $("base").value;
+    const opts = [...$("cmp-a").options].map((o) => o.value);
+    if ($("cmp-a").value && $("cmp-a").value !== b) return;
+    $("cmp-a").value = b !== "announced-2500" && opts.includes("announced-2500") ? "announced-2500"
+      : opts.find((o) => o !== b) || b;
+  }
+
+  async function changeBase() {
+    if (edited() && !window.confirm("Discard your edits to this scenario and load " +
+                                     `${$("base").value}?`)) {
+      $("base").value = S.base.name;
+      return;
+    }
+    await pickBase();
   }
 
   function buildScenario() {
     const sc = JSON.parse(JSON.stringify(S.base));
     sc.name = $("sc-name").value.trim();
     sc.base = null;  // the loaded scenario is already resolved
-    if (sc.name !== S.base.name) sc.title = `${S.base.title || S.base.name} (edited)`;
+    if (sc.name !== S.base.name && S.shipped) sc.title = `${S.base.title || S.base.name} (edited)`;
     const troops = [...$("troops-table").tBodies[0].rows].map((tr) => {
       const [d, v] = tr.querySelectorAll("input");
       return [d.value, Number(v.value)];
@@ -159,8 +192,29 @@
     return sc;
   }
 
+  /* checks the server cannot word for the form: dates outside the horizon */
+  function formProblems(sc) {
+    const out = [];
+    const end = new Date(Date.parse(sc.start) + sc.weeks * 7 * 864e5).toISOString().slice(0, 10);
+    sc.shocks.forEach((sh, i) => {
+      if (!sh.date) out.push(`Shock ${i + 1}: date is missing.`);
+      else if (sh.date > end) out.push(`Shock ${i + 1} (${sh.kind}) on ${sh.date}: after the end of the horizon (${end}); pick a date up to ${end}.`);
+      else if (sh.date < "2018-01-01") out.push(`Shock ${i + 1} (${sh.kind}) on ${sh.date}: before the model's history starts (2018-01-01).`);
+    });
+    (sc.schedules.troops || []).forEach(([d, v], i) => {
+      if (!(v >= 0)) out.push(`US troops, point ${i + 1} (${d}): troops must be 0 or more.`);
+      if (d > end) out.push(`US troops, point ${i + 1} (${d}): after the end of the horizon (${end}).`);
+    });
+    if (!/^[a-z0-9][a-z0-9_.-]*$/.test(sc.name)) {
+      out.push(`Name (“${sc.name}”): use lower-case letters, digits, '-', '_' or '.', starting with a letter or digit (no spaces).`);
+    }
+    return out;
+  }
+
   async function validate() {
     const msg = $("validate-msg");
+    const problems = formProblems(buildScenario());
+    if (problems.length) { say(msg, problems.join(" "), false); return false; }
     try {
       const r = await postJSON("/api/scenarios/validate", buildScenario());
       say(msg, `valid: ${r.scenario.name}, ${r.scenario.weeks} weeks from ${r.scenario.start}`, true);
@@ -173,15 +227,35 @@
     try {
       const r = await api("/api/scenarios/validate", {method: "POST", body: $("toml").value,
         headers: {"Content-Type": "text/plain"}});
-      loadIntoForm(r.scenario, `from TOML: ${r.scenario.title || r.scenario.name}`);
+      loadIntoForm(r.scenario, `from TOML: ${r.scenario.title || r.scenario.name}`, false);
       $("sc-name").value = r.scenario.name;
       switchTab("form");
       say(msg, `TOML is valid and loaded: ${r.scenario.name}`, true);
     } catch (e) { say(msg, e.message, false); }
   }
 
+  function exportToml() {
+    const sc = buildScenario();
+    const blob = new Blob([Fmt.toTOML(sc)], {type: "application/toml"});
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = `${sc.name || "scenario"}.toml`;
+    document.body.appendChild(a); a.click(); a.remove();
+    $("toml").value = Fmt.toTOML(sc);
+    say($("validate-msg"), `exported ${a.download} (also shown under Paste TOML)`, true);
+  }
+
+  function importToml(ev) {
+    const f = ev.target.files && ev.target.files[0];
+    if (!f) return;
+    f.text().then((t) => { $("toml").value = t; switchTab("toml"); return loadToml(); });
+  }
+
   function switchTab(which) {
-    document.querySelectorAll(".tab").forEach((t) => t.classList.toggle("active", t.dataset.tab === which));
+    document.querySelectorAll(".tab").forEach((t) => {
+      t.classList.toggle("active", t.dataset.tab === which);
+      t.setAttribute("aria-selected", t.dataset.tab === which ? "true" : "false");
+    });
     $("pane-form").hidden = which !== "form";
     $("pane-toml").hidden = which !== "toml";
   }
@@ -198,25 +272,43 @@
     $("job-box").hidden = false;
     try {
       const o = runOptions();
-      const [path, body] = kind === "run" ? ["/api/runs", Object.assign({scenario: buildScenario()}, o)]
-        : kind === "compare" ? ["/api/compare", Object.assign({a: $("cmp-a").value, b: buildScenario()}, o)]
+      if (kind !== "brief") {
+        const problems = formProblems(buildScenario());
+        if (problems.length) throw new Error(problems.join(" "));
+      }
+      let b = kind === "brief" ? null : scenarioSpec();
+      if (kind === "compare" && (typeof b === "string" ? b : b.name) === $("cmp-a").value) {
+        b = typeof b === "string" ? Object.assign(buildScenario(), {name: `${b}-b`}) : Object.assign(b, {name: `${b.name}-b`});
+      }
+      const [path, body] = kind === "run" ? ["/api/runs", Object.assign({scenario: b}, o)]
+        : kind === "compare" ? ["/api/compare", Object.assign({a: $("cmp-a").value, b}, o)]
         : ["/api/brief", {runs: o.runs, seed: o.seed, posterior: o.posterior}];
-      const job = await postJSON(path, body);
+      const label = $("job-label").value.trim();
+      if (label && kind !== "brief" && S.labels !== false) body.label = label.slice(0, 80);
+      let job;
+      try { job = await postJSON(path, body); }
+      catch (e) {
+        if (!(e.status === 422 && /'label'/.test(e.raw || "") && body.label)) throw e;
+        S.labels = false; $("label-row").hidden = true;  // this server does not name jobs
+        delete body.label;
+        job = await postJSON(path, body);
+      }
       say(status, `job ${job.id} queued`, null);
       refreshJobs();
       watch(job.id);
     } catch (e) { say(status, e.message, false); }
   }
 
-  function watch(id) {
+  function watch(id, view) {
     clearTimeout(S.poll);
+    if (readHash().job !== id) history.replaceState(null, "", `#job=${encodeURIComponent(id)}`);
     $("job-box").hidden = false;
     const tick = async () => {
       let j;
       try { j = await api(`/api/jobs/${id}`); }
       catch (e) { say($("job-status"), e.message, false); return; }
       $("progress-bar").style.width = `${Math.round(100 * j.progress)}%`;
-      const what = `${j.kind} ${j.scenarios.join(" vs ")} · ${j.runs} runs`;
+      const what = `${j.label ? `“${j.label}” · ` : ""}${j.kind} ${j.scenarios.join(" vs ")} · ${j.runs} runs`;
       if (j.status === "queued" || j.status === "running") {
         say($("job-status"), `${what}: ${j.status} ${Math.round(100 * j.progress)}%` +
           (j.stage ? ` (${j.stage})` : ""), null);
@@ -224,7 +316,9 @@
       } else if (j.status === "done") {
         say($("job-status"), `${what}: done`, true);
         refreshJobs();
-        showResults(j);
+        S.job = j;
+        setHash({job: j.id});
+        Results.show(j, view || {}, api).catch((e) => say($("job-status"), e.message, false));
       } else {
         say($("job-status"), `${what}: ${j.status}${j.error ? " – " + j.error : ""}`, false);
         refreshJobs();
@@ -233,65 +327,71 @@
     tick();
   }
 
+  async function jobAction(j, action) {
+    try {
+      if (action === "cancel") await api(`/api/jobs/${j.id}/cancel`, {method: "POST"});
+      else {
+        if (!window.confirm(`Delete job ${j.label || j.id} and its results?`)) return;
+        await api(`/api/jobs/${j.id}`, {method: "DELETE"});
+      }
+      say($("job-status"), `job ${j.label || j.id}: ${action === "cancel" ? "cancelled" : "deleted"}`, true);
+    } catch (e) {
+      if (e.status === 404 || e.status === 405) {  // this server cannot cancel or delete jobs
+        S.jobActions = false;
+      } else say($("job-status"), e.message, false);
+    }
+    refreshJobs();
+  }
+
+  function actionButton(text, j, action) {
+    const b = document.createElement("button");
+    b.type = "button"; b.className = "small-btn"; b.textContent = text;
+    b.setAttribute("aria-label", `${text} job ${j.label || j.id}`);
+    b.addEventListener("click", (ev) => { ev.stopPropagation(); jobAction(j, action); });
+    return b;
+  }
+
   async function refreshJobs() {
     health();
+    clearTimeout(S.listPoll);
     try {
       const jobs = await api("/api/jobs?limit=20");
       const ul = $("jobs"); ul.innerHTML = "";
       jobs.forEach((j) => {
         const li = document.createElement("li");
-        li.innerHTML = `<span>${Charts.esc(j.kind)}: ${Charts.esc(j.scenarios.join(" vs "))} ` +
-          `<span class="muted">(${j.runs} runs, ${Charts.esc(j.created.slice(0, 16).replace("T", " "))})</span></span>` +
-          `<span class="status-${j.status}">${j.status}</span>`;
-        li.addEventListener("click", () => watch(j.id));
+        const open = document.createElement("button");
+        open.type = "button"; open.className = "job-open";
+        open.innerHTML = `${j.label ? `<b>${Charts.esc(j.label)}</b> · ` : ""}${Charts.esc(j.kind)}: ` +
+          `${Charts.esc(j.scenarios.join(" vs "))} <span class="muted">(${j.runs} runs, ` +
+          `${Charts.esc(j.created.slice(0, 16).replace("T", " "))})</span>`;
+        open.addEventListener("click", () => watch(j.id));
+        const st = document.createElement("span");
+        st.className = `status-${j.status}`; st.textContent = j.status;
+        li.append(open, st);
+        if (S.jobActions !== false) {
+          if (j.status === "queued" || j.status === "running") li.append(actionButton("cancel", j, "cancel"));
+          else li.append(actionButton("delete", j, "delete"));
+        }
         ul.appendChild(li);
       });
+      if (jobs.some((j) => j.status === "queued" || j.status === "running")) {
+        S.listPoll = setTimeout(refreshJobs, 3000);
+      }
     } catch (e) { /* the list is a convenience */ }
   }
 
-  /* ---------- results ---------- */
-  async function showResults(job) {
-    S.job = job;
-    $("results-card").hidden = false;
-    $("res-title").textContent = `· ${job.kind} ${job.scenarios.join(" vs ")}, ${job.runs} runs, seed ${job.seed}`;
-    $("dl-bundle").href = job.links.bundle;
-    $("dl-summary").href = job.links.summary;
-    const brief = job.kind === "brief";
-    $("brief-link").hidden = !brief;
-    $("series-box").hidden = brief;
-    if (brief) {
-      $("dl-brief").href = job.links.brief;
-      const s = await api(job.links.summary);
-      $("table-title").textContent = "Claims: verdicts of the checks";
-      Charts.verdictTable($("outcomes"), s.claims);
-      return;
-    }
-    const fans = Object.keys(Charts.FAN).map(async (m) => {
-      const q = await api(`/api/jobs/${job.id}/quantiles?metric=${m}&region=IQ`);
-      await Charts.fan($(`fan-${m}`), q);
-    });
-    const sel = $("map-scenario"); sel.innerHTML = "";
-    job.scenarios.slice().reverse().forEach((n) => sel.add(new Option(n, n)));
-    $("map-week").max = job.weeks - 1; $("map-week").value = job.weeks - 1;
-    const summary = api(job.links.summary).then((s) => {
-      if (s.kind === "compare") {
-        $("table-title").textContent = `Paired contrasts: B = ${s.b} against A = ${s.a}`;
-        Charts.contrastTable($("outcomes"), s);
-      } else {
-        $("table-title").textContent = "Outcomes per run";
-        Charts.outcomesTable($("outcomes"), s);
-      }
-    });
-    await Promise.all([...fans, drawMap(), summary]).catch((e) => say($("job-status"), e.message, false));
+  /* ---------- shareable state: #job=ID&metric=...&week=N ---------- */
+  function readHash() {
+    return Object.fromEntries(new URLSearchParams(location.hash.slice(1)));
   }
-
-  async function drawMap() {
-    if (!S.job) return;
-    if (!S.geo) S.geo = await api("/api/geo");
-    const m = await api(`/api/jobs/${S.job.id}/map?metric=${encodeURIComponent($("map-metric").value)}` +
-      `&week=${$("map-week").value}&scenario=${encodeURIComponent($("map-scenario").value)}`);
-    $("map-date").textContent = `week ${m.week}, ${m.date}`;
-    await Charts.map($("map"), S.geo, m);
+  function setHash(extra) {
+    const h = Object.assign({}, extra || {});
+    if (S.job) h.job = S.job.id;
+    if (S.job && S.job.kind !== "brief" && !$("results-card").hidden) {
+      h.metric = $("map-metric").value; h.week = $("map-week").value;
+    }
+    const next = "#" + new URLSearchParams(h).toString();
+    if (next !== location.hash) history.replaceState(null, "", next);
   }
 
   async function health() {
@@ -311,17 +411,24 @@
     $("token").addEventListener("change", () => sessionStorage.setItem("resurgence-token", $("token").value.trim()));
     S.meta = await api("/api/meta");
     S.meta.metrics.filter((m) => m.level === "region").forEach((m) =>
-      $("map-metric").add(new Option(`${m.description} (${m.unit})`, m.name)));
+      $("map-metric").add(new Option(`${m.description} (${Fmt.unitLabel(m.unit, m.name)})`, m.name)));
     $("map-metric").value = "is_attacks";
     const scs = await api("/api/scenarios");
     scs.forEach((s) => {
       $("base").add(new Option(`${s.name}: ${s.title}`, s.name));
-      $("cmp-a").add(new Option(s.name, s.name));
+      $("cmp-a").add(new Option(`${s.name}: ${s.title}`, s.name));
     });
-    $("base").value = scs.some((s) => s.name === "announced-2500") ? "announced-2500" : scs[0].name;
-    $("cmp-a").value = $("base").value;
+    $("base").value = scs.some((s) => s.name === "full-withdrawal") ? "full-withdrawal" : scs[0].name;
     await pickBase();
-    $("base").addEventListener("change", () => { $("cmp-a").value = $("base").value; pickBase(); });
+    $("base").addEventListener("change", changeBase);
+    $("toml-export").addEventListener("click", exportToml);
+    $("toml-file").addEventListener("change", importToml);
+    $("share").addEventListener("click", async () => {
+      setHash();
+      try { await navigator.clipboard.writeText(location.href); say($("share-msg"), "link copied", true); }
+      catch (e) { say($("share-msg"), `share this address: ${location.href}`, null); }
+    });
+    Results.state.onView = () => setHash();
     $("lev-date").addEventListener("change", renderLevers);
     $("troops-add").addEventListener("click", () => addTroopRow($("lev-date").value, 2500));
     $("shock-add").addEventListener("click", () => addShockRow({date: $("lev-date").value,
@@ -332,12 +439,16 @@
     $("run").addEventListener("click", () => submit("run"));
     $("compare").addEventListener("click", () => submit("compare"));
     $("brief").addEventListener("click", () => submit("brief"));
-    ["map-metric", "map-scenario"].forEach((id) => $(id).addEventListener("change", drawMap));
-    $("map-week").addEventListener("change", drawMap);
+    const redraw = () => Results.drawMaps().catch((e) => say($("job-status"), e.message, false));
+    $("map-metric").addEventListener("change", redraw);
+    $("map-week").addEventListener("change", redraw);
     $("claims-box").addEventListener("toggle", async () => {
       if ($("claims-box").open && !$("claims").rows.length) Charts.claimsTable($("claims"), await api("/api/claims"));
     }, {once: false});
     refreshJobs();
+    const h = readHash();
+    if (h.job) watch(h.job, h);
+    window.addEventListener("hashchange", () => { const v = readHash(); if (v.job && (!S.job || v.job !== S.job.id)) watch(v.job, v); });
     document.body.dataset.ready = "1";
   }
 
