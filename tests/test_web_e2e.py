@@ -266,3 +266,27 @@ def test_edit_run_compare_share_export(live_server, browser, tmp_path) -> None:
         "Math.round(e.getBoundingClientRect().right))")
     assert _no_sideways_scroll(d) <= 400, (_no_sideways_scroll(d), wide)
     _shot(d, tmp_path, "web-e2e-390.png")
+
+
+def test_brief_job_shows_headline_and_claims_with_text(live_server, browser) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    d = browser
+    d.set_window_size(1300, 3800)
+    d.get("about:blank")
+    d.get(live_server + "/")
+    _ready(d)
+    runs = d.find_element(By.ID, "runs")
+    runs.clear()
+    runs.send_keys("10")
+    Select(d.find_element(By.ID, "posterior")).select_by_value("none")
+    d.find_element(By.ID, "brief").click()
+    WebDriverWait(d, 480).until(lambda d: "Claims of the source" in
+                                d.find_element(By.ID, "brief-box").text)
+    box = d.find_element(By.ID, "brief-box").text
+    assert "Headline: full withdrawal" in box and "IS attacks" in box
+    assert "drawdown from 3,000 to 2,500" in box  # the claim's own words, not only its id
+    assert "model-implied" in box and "built into the model" in box
+    assert "pp" in box  # the change in the probability of IS holding ground
+    assert d.find_element(By.ID, "series-box").is_displayed() is False
