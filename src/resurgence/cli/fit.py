@@ -133,6 +133,15 @@ def backtest_cmd(
         t.add_column(col)
     for _, r in summ.iterrows():
         t.add_row(str(r["series"]), str(r["horizon_band"]), str(r["method"]), str(r["n"]),
-                  f"{r['crps']:.1f}", f"{r['skill_vs_no_change']:+.2f}", f"{r['cover80']:.2f}")
+                  f"{r['crps']:.1f}", _signed(r["skill_vs_no_change"]), _plain(r["cover80"]))
     con.print(t)
     con.print(f"backtest: [bold]{out}[/] (scores.csv, summary.csv, backtest.png)")
+
+
+def _signed(v: float) -> str:
+    """+0.12, or 'n/a' where a score is undefined (never '+nan')."""
+    return f"{v:+.2f}" if v == v and abs(v) != float("inf") else "n/a"
+
+
+def _plain(v: float) -> str:
+    return f"{v:.2f}" if v == v else "n/a"
