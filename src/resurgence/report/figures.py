@@ -111,7 +111,7 @@ def fan_chart(fan: pd.DataFrame, path: Path, dates=None) -> Path:
     return _save(fig, path)
 
 
-def _draw_regions(ax, values: dict[str, float], cmap, norm) -> None:
+def draw_regions(ax, values: dict[str, float], cmap, norm) -> None:
     th = load_theatre()
     geoms = th.geometry()
     for code, geom in geoms.items():
@@ -143,7 +143,7 @@ def maps(maps_df: pd.DataFrame, scenario: str, path: Path) -> Path:
         lim = max(float(np.nanmax(np.abs(v))), 1e-9)
         norm = TwoSlopeNorm(vcenter=0.0, vmin=-lim, vmax=lim)
         cmap = plt.get_cmap("PuOr_r")
-        _draw_regions(ax, vals, cmap, norm)
+        draw_regions(ax, vals, cmap, norm)
         fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.7, label=unit)
         ax.set_title(f"{title}:\n{scenario} vs announced-2500", fontsize=10)
     return _save(fig, path)
