@@ -189,7 +189,7 @@ def test_edit_run_compare_share_export(live_server, browser, tmp_path) -> None:
     assert "US troops at the end" in table and "effect B − A" in table
     assert "share of paired runs with B > A" in table and "P(B" not in table
     legend = d.find_element(By.ID, "fan-is_attacks").text
-    assert "stay-3000" in legend and "cut-to-1000" in legend
+    assert "stay-3000" in legend and "cut-to-1000" in legend and "CTC Sentinel" in legend
     assert "B − A" in d.find_element(By.ID, "diff-is_attacks").text
     za, zb = _zrange(d, "map-a"), _zrange(d, "map-b")
     assert za == zb and za[1] > za[0], (za, zb)  # one colour scale for A and B

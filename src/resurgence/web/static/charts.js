@@ -49,9 +49,22 @@ window.Charts = (function () {
     };
   }
 
-  function fan(div, q) {
+  /* observed history: one segment per reported period, its per-week average */
+  function observedTraces(obs) {
+    return ((obs && obs.series) || []).map((s) => {
+      const x = [], y = [];
+      s.rows.filter((r) => r.period_end >= "2020-01-01").forEach((r) => {
+        x.push(r.period_start, r.period_end, null); y.push(r.per_week, r.per_week, null);
+      });
+      return {x, y, type: "scatter", mode: "lines", name: `observed: ${s.label}, per week`,
+              line: {color: "#555", width: 2.5}, connectgaps: false,
+              hovertemplate: `%{y:.3~g} per week (period average)<extra>${esc(s.label)}</extra>`};
+    });
+  }
+
+  function fan(div, q, obs) {
     const spec = FAN[q.metric] || {title: q.description, unit: q.unit};
-    const traces = [];
+    const traces = observedTraces(obs);
     Object.entries(q.scenarios).forEach(([name, s], i) => {
       const c = COLORS[i % COLORS.length];
       traces.push(...band(s.date, s.q10, s.q90, c, 0.13, `${name}: 80% of runs`, name, false));
@@ -63,7 +76,7 @@ window.Charts = (function () {
                                   `–%{customdata[1]:.3~g} ${spec.unit}<extra>${name}</extra>`});
     });
     const layout = baseLayout(spec.title, spec.unit, spec.zero, spec.note);
-    layout.showlegend = Object.keys(q.scenarios).length > 1;
+    layout.showlegend = Object.keys(q.scenarios).length > 1 || traces.length > 3 * Object.keys(q.scenarios).length;
     return Plotly.react(div, traces, layout, PLOT_CONFIG);
   }
 

@@ -34,8 +34,9 @@ window.Results = (function () {
       ? Math.min(Math.max(0, Number(view.week)), job.weeks - 1) : job.weeks - 1;
     $("map-week").value = w;
     const fans = Object.keys(C.FAN).map(async (m) => {
-      const q = await api(`/api/jobs/${job.id}/quantiles?metric=${m}&region=IQ`);
-      await C.fan($(`fan-${m}`), q);
+      const [q, obs] = await Promise.all([api(`/api/jobs/${job.id}/quantiles?metric=${m}&region=IQ`),
+        api(`/api/jobs/${job.id}/observed?metric=${m}`).catch(() => null)]);
+      await C.fan($(`fan-${m}`), q, obs);
     });
     const diffs = job.kind !== "compare" ? [] : Object.keys(C.FAN).map(async (m) => {
       const d = await api(`/api/jobs/${job.id}/difference?metric=${m}&region=IQ`);
