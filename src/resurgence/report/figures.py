@@ -58,10 +58,10 @@ def policy_dates(meta: dict) -> list[tuple[pd.Timestamp, str]]:
 
 
 def _mark(ax, dates, label: bool) -> None:
-    for d, text in dates or []:
+    for k, (d, text) in enumerate(dates or []):
         ax.axvline(d, color="#666666", ls="--", lw=0.8)
-        if label:
-            ax.annotate(text, (d, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2),
+        if label:  # staggered, so that close dates do not print over each other
+            ax.annotate(text, (d, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2 - 9 * k),
                         textcoords="offset points", fontsize=6.5, va="top", color="#444444")
 
 
@@ -209,7 +209,7 @@ def brief_figures(data, folder: Path) -> dict[str, Path]:
             "enablers": enablers(data.enablers, folder / "enablers.png")}
     if data.forecast is not None:
         figs["forecast"] = forecast_vs_observed(data.forecast, data.observed,
-                                                   folder / "forecast.png", dates=dates)
+                                                folder / "forecast.png", dates=dates[:1])
     if data.fit_rows is not None:
         from resurgence.report.diagnostics import fit_figure
 
