@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +11,7 @@ from rich.table import Table
 
 from resurgence.core.atomic import atomic_write_text
 from resurgence.core.errors import ArgumentError
+from resurgence.report import fmt
 
 
 def _console():
@@ -95,10 +95,9 @@ def forecast_cmd(
         t.add_column(col)
     for s in q.index.get_level_values(0).unique():
         sub = q.loc[s]
-        t.add_row(str(s), *(" / ".join(f"{v:,.3g}" for v in sub.iloc[i]) for i in (0, -1)))
+        t.add_row(str(s), *(" / ".join(fmt.num(v) for v in sub.iloc[i]) for i in (0, -1)))
     con.print(t)
     con.print(f"forecast: [bold]{out}[/] ({len(df):,} rows)")
-    print(json.dumps({"rows": len(df), "out": str(out)}))
 
 
 def backtest_cmd(

@@ -278,6 +278,18 @@ def sensitivity_table(data: BriefData) -> pd.DataFrame | None:
         columns={"factor": "lever"})
 
 
+def sobol_sentence() -> str:
+    from resurgence.analysis.sensitivity import BASE_SCENARIO, LEVER_FROM, LEVERS
+
+    ranges = "; ".join(f"{k} {fmt.num(lo)} to {fmt.num(hi)}" for k, (_, lo, hi) in LEVERS.items())
+    return ("Global sensitivity to the policy levers (Sobol indices, SALib): each lever is a "
+            f"multiplier of its late-2020 level reached on {long_date(LEVER_FROM)} ({ranges}), "
+            f"all varied together around {BASE_SCENARIO} on the posterior. Cells: total-order "
+            "index (first-order in brackets), the share of an outcome's variance the lever "
+            "accounts for; the remainder is parameter and run-to-run uncertainty. Indices of "
+            "the rare 'holds ground' event are noisy.")
+
+
 def ramp_sentence(data: BriefData) -> str:
     lo, hi = data.meta.get("ramp", ["", ""])
     return (f"Each enabler is removed alone (ramped to zero between {long_date(lo)} and "

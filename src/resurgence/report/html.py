@@ -85,12 +85,7 @@ def render_html(data: BriefData, folder: Path) -> Path:
         _img(figs["enablers"], "Paired effects of removing one enabler at a time (median, 80% interval)."),
     ]
     if sens is not None:
-        parts += [_p("Global sensitivity to the policy levers (Sobol indices, SALib; each lever a "
-                     "multiplier from 0 to 1.2 of its late-2020 level, all varied together around "
-                     "announced-2500 on the posterior): total-order index (first-order in "
-                     "brackets), the share of an outcome's variance the lever accounts for. The "
-                     "remainder is parameter and run-to-run uncertainty. Indices of the rare "
-                     "'holds ground' event are noisy."), _table(sens)]
+        parts += [_p(ct.sobol_sentence()), _table(sens)]
     if "fit" in figs:
         parts += ["<h3>Fit to history and forecast</h3>",
                   _p("Posterior predictive intervals against every observation series the "
