@@ -54,8 +54,11 @@ def render_html(data: BriefData, folder: Path) -> Path:
     figs = data.figures or figures(data, folder / "figures")
     params = data.params[["name", "module", "units", "basis", "value", "p10", "p90", "prior",
                           "claims", "source"]].copy()
+    fixed = params["basis"] != "posterior"
     for c in ("value", "p10", "p90"):
         params[c] = params[c].map(lambda v: f"{v:.4g}")
+    # a default is one fixed value, not an interval: no P10/P90 printed for it
+    params.loc[fixed, ["p10", "p90"]] = "fixed"
     prov = ct.manifest_summary(data)
     atomic_write_text(folder / MANIFEST, json.dumps(prov, indent=1, default=str))
     sens = ct.sensitivity_table(data)
