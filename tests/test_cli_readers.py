@@ -41,3 +41,46 @@ def test_compare_labels_shares_and_percentage_points():
     line = next(x for x in out.splitlines() if "holds_ground_12m" in x)
     assert " pp" in line
     assert "e+0" not in out  # one number format: 2,500, never 2.5e+03
+
+
+def test_calibrate_takes_imported_observations(tmp_path):
+    import datetime as dt
+
+    import pytest
+
+    from resurgence.calibration.cases import get_case
+    from resurgence.calibration.inference import history_setup
+    from resurgence.calibration.observations import load_observations, write_observations
+    from resurgence.cli.fit import case_with_observations
+    from resurgence.core.errors import ArgumentError
+
+    own = load_observations("iraq-2020")
+    new = own[(own["source"] == "ctc")].head(1).copy()
+    new["period_start"], new["period_end"] = pd_ts("2020-10-01"), pd_ts("2020-11-30")
+    new["granularity"], new["value"], new["note"] = "multi-month", 90.0, "imported for the test"
+    good = tmp_path / "new.csv"
+    write_observations(new, good)
+    case = case_with_observations("iraq-2020", good)
+    assert len(case.extra_observations) == 1 + len(get_case("iraq-2020").extra_observations)
+    _, design = history_setup(case, dt.date(2020, 11, 30))
+    _, plain = history_setup(get_case("iraq-2020"), dt.date(2020, 11, 30))
+    assert len(design.rows) == len(plain.rows) + 1  # the imported row is fitted too
+    # a row the case already holds would be counted twice: refused, naming the file
+    dup = tmp_path / "dup.csv"
+    write_observations(own[own["source"] == "ctc"].head(1), dup)
+    with pytest.raises(ArgumentError, match="counted twice"):
+        case_with_observations("iraq-2020", dup)
+    # a series the observation model does not know
+    odd = tmp_path / "odd.csv"
+    write_observations(own[own["source"] == "constellis"], odd)
+    with pytest.raises(ArgumentError, match="constellis/incidents_excl_military_action"):
+        case_with_observations("iraq-2020", odd)
+    r = CliRunner().invoke(app, ["calibrate", "--observations", str(odd), "--out",
+                                 str(tmp_path / "c")])
+    assert r.exit_code == 2 and "observation model knows" in r.output
+
+
+def pd_ts(s: str):
+    import pandas as pd
+
+    return pd.Timestamp(s)

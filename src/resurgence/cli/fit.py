@@ -20,6 +20,39 @@ def _console():
     return console
 
 
+def case_with_observations(case: str, path: Path, until: dt.date | None = None):
+    """The case with the rows of ``path`` added to its observations. Every row must be of a
+    series the observation model knows, and none may repeat a row the case already holds
+    (the same source, metric, region and period would be counted twice)."""
+    import dataclasses
+
+    from resurgence.calibration.cases import case_observations, get_case
+    from resurgence.calibration.observations import load_observations
+    from resurgence.calibration.obsmodel import MAPPING
+
+    c = get_case(case)
+    rows = load_observations(c.name, path=path, until=until or c.until)
+    if rows.empty:
+        raise ArgumentError(f"{path}: no observation rows on or before {until or c.until}")
+    unknown = sorted({f"{s}/{m}" for s, m in zip(rows["source"], rows["metric"], strict=True)
+                      if (s, m) not in MAPPING})
+    if unknown:
+        raise ArgumentError(f"{path}: field 'source/metric' = {', '.join(unknown)}: the "
+                            f"observation model knows {', '.join(f'{s}/{m}' for s, m in MAPPING)}")
+    key = ["source", "metric", "region", "period_start", "period_end"]
+    own = case_observations(c, until or c.until)
+    dup = rows.merge(own[key], on=key)
+    if not dup.empty:
+        r = dup.iloc[0]
+        raise ArgumentError(f"{path}: {len(dup)} rows repeat the case's own observations (e.g. "
+                            f"{r['source']}/{r['metric']} {r['region']} from "
+                            f"{r['period_start']:%Y-%m-%d}); they would be counted twice")
+    extra = tuple({**r, "period_start": r["period_start"].date().isoformat(),
+                   "period_end": r["period_end"].date().isoformat()}
+                  for r in rows.to_dict("records"))
+    return dataclasses.replace(c, extra_observations=c.extra_observations + extra)
+
+
 def calibrate_cmd(
     case: Annotated[str, typer.Option(help="Case to fit.")] = "iraq-2020",
     until: Annotated[str | None, typer.Option(help="Last date of data to use (YYYY-MM-DD); default: the case's.")] = None,
@@ -29,6 +62,9 @@ def calibrate_cmd(
     workers: Annotated[int, typer.Option("--workers", "-w", help="Local worker processes.")] = 1,
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for posterior.csv, diagnostics and the fit figure.")] = Path("calibration"),
     check_runs: Annotated[int, typer.Option(help="Posterior predictive runs for the fit check.")] = 500,
+    observations: Annotated[Path | None, typer.Option(
+        "--observations", help="Also fit these observation rows (a CSV as written by "
+        "'resurgence data import'), beside the case's own.")] = None,
 ) -> None:
     """Fit the case's uncertain parameters and initial state to every observation series
     up to --until by vectorised ABC-SMC; write the posterior and its diagnostics."""
@@ -44,7 +80,8 @@ def calibrate_cmd(
                   f"move acceptance {g.acceptance:.2f}, distinct particles {g.ess:.0f} "
                   f"({g.seconds:.1f} s)")
 
-    res = calibrate(case, until=until_d, particles=draws, generations=generations, seed=seed,
+    fitted = case_with_observations(case, observations, until_d) if observations else case
+    res = calibrate(fitted, until=until_d, particles=draws, generations=generations, seed=seed,
                     workers=workers, progress=show)
     out.mkdir(parents=True, exist_ok=True)
     res.posterior.save(out / "posterior.csv")
