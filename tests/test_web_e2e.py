@@ -110,6 +110,14 @@ def _severe(driver) -> list[str]:
     return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
 
+def _alert(d) -> bool:
+    try:
+        d.switch_to.alert  # noqa: B018
+        return True
+    except Exception:  # noqa: BLE001  (no alert yet)
+        return False
+
+
 def _ready(d) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -154,6 +162,14 @@ def test_edit_run_compare_share_export(live_server, browser, tmp_path) -> None:
     assert float(troops.get_attribute("value")) == 2500
     troops.clear()
     troops.send_keys("1000")
+    # changing the base asks before discarding the edit; dismissing keeps it
+    Select(d.find_element(By.ID, "base")).select_by_value("stay-3000")
+    WebDriverWait(d, 10).until(lambda d: _alert(d))
+    assert "Discard your edits" in d.switch_to.alert.text
+    d.switch_to.alert.dismiss()
+    assert d.find_element(By.ID, "base").get_attribute("value") == "announced-2500"
+    rows = d.find_elements(By.CSS_SELECTOR, "#troops-table tbody tr")
+    assert rows[-1].find_elements(By.TAG_NAME, "input")[1].get_attribute("value") == "1000"
     name = d.find_element(By.ID, "sc-name")
     name.clear()
     name.send_keys("Cut to 1000")  # a bad name: the message names the field in plain words
@@ -252,6 +268,17 @@ def test_edit_run_compare_share_export(live_server, browser, tmp_path) -> None:
     d.execute_script("arguments[0].value = '2031-01-01'", date)
     d.find_element(By.ID, "validate").click()
     assert "after the end of the horizon" in d.find_element(By.ID, "validate-msg").text
+
+    # delete a finished job: with the jobs API it goes from the list; a server without it
+    # (404/405) makes the page hide the cancel/delete buttons instead of failing
+    jobs_before = len(d.find_elements(By.CSS_SELECTOR, "#jobs li"))
+    # the oldest job (the first run), not the compare the share link shows
+    d.find_elements(By.CSS_SELECTOR, "#jobs li button[aria-label^='delete']")[-1].click()
+    WebDriverWait(d, 10).until(lambda d: _alert(d))
+    d.switch_to.alert.accept()
+    WebDriverWait(d, 30).until(
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, "#jobs li")) == jobs_before - 1
+        or not d.find_elements(By.CSS_SELECTOR, "#jobs li button[aria-label^='delete']"))
 
     # 390 px: one column, no sideways scrolling, results still there
     d.set_window_size(390, 3000)
