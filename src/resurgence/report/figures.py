@@ -131,16 +131,26 @@ def draw_regions(ax, values: dict[str, float], cmap, norm) -> None:
     ax.set_ylabel("latitude (°N)")
 
 
-def maps(maps_df: pd.DataFrame, scenario: str, path: Path) -> Path:
+def map_limits(maps_df: pd.DataFrame, scenarios) -> dict[str, float]:
+    """One symmetric colour range per metric shared by the maps of several scenarios, so that
+    equal colours mean equal changes across figures."""
+    sub = maps_df[maps_df["scenario"].isin(list(scenarios))]
+    return {m: max(float(np.nanmax(np.abs(g["effect"]))), 1e-9)
+            for m, g in sub.groupby("metric")}
+
+
+def maps(maps_df: pd.DataFrame, scenario: str, path: Path,
+         lims: dict[str, float] | None = None) -> Path:
     sub = maps_df[maps_df["scenario"] == scenario]
     fig, axes = plt.subplots(1, 2, figsize=(11, 5), constrained_layout=True)
     for ax, (metric, title, unit) in zip(axes, [
-            ("attacks_y2", "Change in IS attacks, second year", "attacks (paired median)"),
+            ("attacks_y2", "Change in IS attacks, second year",
+             "IS attacks, model count (paired median)"),
             ("influence", "Change in Iranian influence after two years", "index points")], strict=True):
         vals = dict(zip(sub[sub["metric"] == metric]["region"], sub[sub["metric"] == metric]["effect"],
                         strict=True))
         v = np.array(list(vals.values()) or [0.0])
-        lim = max(float(np.nanmax(np.abs(v))), 1e-9)
+        lim = (lims or {}).get(metric) or max(float(np.nanmax(np.abs(v))), 1e-9)
         norm = TwoSlopeNorm(vcenter=0.0, vmin=-lim, vmax=lim)
         cmap = plt.get_cmap("PuOr_r")
         draw_regions(ax, vals, cmap, norm)
@@ -203,9 +213,11 @@ def brief_figures(data, folder: Path) -> dict[str, Path]:
     """Every figure of the brief, written under ``folder``; recorded in ``data.figures``."""
     folder.mkdir(parents=True, exist_ok=True)
     dates = policy_dates(data.meta)
+    lims = map_limits(data.maps, ["full-withdrawal", "enablers-over-horizon"])
     figs = {"fan": fan_chart(data.fan, folder / "fan.png", dates=dates),
-            "maps": maps(data.maps, "full-withdrawal", folder / "map_full_withdrawal.png"),
-            "maps_oth": maps(data.maps, "enablers-over-horizon", folder / "map_over_horizon.png"),
+            "maps": maps(data.maps, "full-withdrawal", folder / "map_full_withdrawal.png", lims),
+            "maps_oth": maps(data.maps, "enablers-over-horizon", folder / "map_over_horizon.png",
+                             lims),
             "enablers": enablers(data.enablers, folder / "enablers.png")}
     if data.forecast is not None:
         figs["forecast"] = forecast_vs_observed(data.forecast, data.observed,

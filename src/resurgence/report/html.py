@@ -82,7 +82,8 @@ def render_html(data: BriefData, folder: Path) -> Path:
         "<h3>Where: governorate maps of the change</h3>",
         _img(figs["maps"], "Paired median change per governorate, full withdrawal against the "
              "announced plan."),
-        _img(figs["maps_oth"], "The same with ISR and air support continuing from over the horizon."),
+        _img(figs["maps_oth"], "The same with ISR and air support continuing from over the "
+             "horizon, on the same colour scale."),
         "<h3>Which enablers matter most</h3>", _p(ct.ramp_sentence(data)),
         _table(ct.enabler_table(data)),
         _img(figs["enablers"], "Paired effects of removing one enabler at a time (median, 80% interval)."),
