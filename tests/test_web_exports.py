@@ -81,3 +81,14 @@ def test_csv_exports(jobs):
     assert set(o["row"]) == {"outcome", "paired difference B - A"}
     assert o["share_of_runs_b_above_a"].dropna().between(0, 1).all()
     assert c.get(f"/api/jobs/{ids['run']}/quantiles.csv?metric=nope").status_code == 422
+
+
+def test_observed_history_beside_a_metric(jobs):
+    c, ids, _ = jobs
+    o = c.get(f"/api/jobs/{ids['run']}/observed?metric=is_attacks").json()
+    (ctc,) = o["series"]
+    assert ctc["source"] == "ctc" and "CTC Sentinel" in ctc["label"]
+    assert all(r["period_end"] <= "2020-11-30" for r in ctc["rows"])
+    assert all(r["per_week"] == pytest.approx(r["total"] / ((pd.Timestamp(r["period_end"])
+               - pd.Timestamp(r["period_start"])).days + 1) * 7) for r in ctc["rows"])
+    assert c.get(f"/api/jobs/{ids['run']}/observed?metric=is_fighters").json()["series"] == []

@@ -29,13 +29,28 @@ bundle_app = typer.Typer(help="Check results bundles.", no_args_is_help=True)
 app.add_typer(bundle_app, name="bundle", rich_help_panel="Inspect")
 
 
+def _version(value: bool) -> None:
+    if value:
+        from resurgence.model.params import DEFAULTS_VERSION
+
+        print(f"resurgence {__version__} (default parameters {DEFAULTS_VERSION})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    """resurgence: how a foreign-troop drawdown changes an insurgency and a rival power's
+    influence (Iraq, 2020)."""
+
+
 Runs = Annotated[int, typer.Option("--runs", "-n", help="Monte Carlo runs per scenario.")]
 Seed = Annotated[int, typer.Option("--seed", "-s", help="Root random seed.")]
 Workers = Annotated[int, typer.Option("--workers", "-w", help="Local worker processes.")]
 Weeks = Annotated[int | None, typer.Option("--weeks", help="Override the scenario horizon (weeks).")]
 Chunk = Annotated[int, typer.Option("--chunk-size", help="Runs per work unit (results do not depend on it).")]
 Backend = Annotated[str, typer.Option("--backend", help="'local' (process pool) or 'ray' (scale-out; "
-                                      "pip install 'resurgence[ray]'; RAY_ADDRESS selects a cluster).")]
+                                      "pip install 'resurgence\\[ray]'; RAY_ADDRESS selects a cluster).")]
 Post = Annotated[str, typer.Option("--posterior", help="'shipped' (calibrated iraq-2020 draws; runs spin up "
                                    "from 2018), 'none' (versioned defaults from the scenario start) or a posterior file.")]
 Metrics = Annotated[str, typer.Option("--metrics", help="Metrics written to the bundle: 'default' (17 that the "
@@ -99,13 +114,15 @@ def _usable(post, sc):
 
 
 def _num(v: float, kind: str = "quantiles") -> str:
-    if kind == "probability":
-        return f"{v:.0%}"
-    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+    from resurgence.report import fmt
+
+    return fmt.value(v, kind)
 
 
-def _cell(t: tuple[float, float, float], kind: str) -> str:
-    return f"{_num(t[1], kind)} [{_num(t[0], kind)}, {_num(t[2], kind)}]"
+def _cell(t: tuple[float, float, float], kind: str, diff: bool = False) -> str:
+    from resurgence.report import fmt
+
+    return fmt.interval(t[1], t[0], t[2], kind, diff=diff)
 
 
 @app.command(rich_help_panel="Scenarios")
@@ -139,14 +156,16 @@ def compare(a: Annotated[str, typer.Argument(help="Reference scenario (name or p
     basis = (f"posterior {post.case} (data to {post.until})" if post else "default parameters")
     table = Table(title=f"{sb.name} vs {sa.name}: {runs} paired runs (common random numbers), "
                   f"seed {seed}, {sa.weeks} weeks from {sa.start}, {basis}")
-    for col in ("outcome", sa.name, sb.name, "effect B-A", "P(B>A)"):
+    for col in ("outcome", sa.name, sb.name, "effect B-A", "runs with B>A"):
         table.add_column(col, justify="left" if col == "outcome" else "right", no_wrap=True)
     for r in rows:
-        table.add_row(r.summary, *(_cell(t, r.kind) for t in (r.a, r.b, r.diff)),
-                      f"{r.p_increase:.0%}")
+        table.add_row(r.summary, _cell(r.a, r.kind), _cell(r.b, r.kind),
+                      _cell(r.diff, r.kind, diff=True), f"{r.p_increase:.0%}")
     console.print(table)
     console.print("Cells: median [P10, P90] across runs; holds_ground_*, collapse_any and "
-                  "exit_ordered: probability [80% bootstrap interval]. Effects are paired per run "
+                  "exit_ordered: probability [80% bootstrap interval], their effects in "
+                  "percentage points (pp); 'runs with B>A': the share of paired runs in which B "
+                  "exceeds A (not a probability that B is worse). Effects are paired per run "
                   "(common random numbers), so they show policy, not noise. Outcomes: "
                   "`resurgence model outcomes`.")
     if res.bundle:
@@ -155,10 +174,20 @@ def compare(a: Annotated[str, typer.Argument(help="Reference scenario (name or p
 
 @scen_app.command("list")
 @user_errors
-def scenarios_list() -> None:
+def scenarios_list(as_json: Annotated[bool, typer.Option(
+        "--json", help="Print name, base, title, description and claims as JSON.")] = False) -> None:
     """List the shipped scenarios."""
     from resurgence.scenario.schema import load_scenario, shipped_names
 
+    if as_json:
+        rows = []
+        for name in shipped_names():
+            sc = load_scenario(name)
+            rows.append({"name": name, "base": sc.base, "title": sc.title,
+                         "description": sc.description, "claims": list(sc.claims),
+                         "start": sc.start.isoformat(), "weeks": sc.weeks})
+        print(json.dumps(rows, indent=1))
+        return
     table = Table(title="shipped scenarios")
     for col in ("name", "base", "title", "claims"):
         table.add_column(col)

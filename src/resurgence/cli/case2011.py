@@ -42,8 +42,12 @@ def case2011_cmd(
         console.print(f"generation {g.index}: tolerance {g.epsilon:.3f}, {g.simulations} "
                       f"simulations, move acceptance {g.acceptance:.2f} ({g.seconds:.1f} s)")
 
-    res = run_case_2011(draws=draws, runs=runs, seed=seed, workers=workers,
-                        generations=generations, drivers=drivers, progress=show)
+    # a live status line, so that the stretches between generations (and the forward runs
+    # after the fit) are never silent
+    with console.status("the 2011 case: fitting to 2009-10 (ABC-SMC), then running on from "
+                        "18 Dec 2011 …"):
+        res = run_case_2011(draws=draws, runs=runs, seed=seed, workers=workers,
+                            generations=generations, drivers=drivers, progress=show)
     paths = res.save(out)
     paths["png"] = save_figure(res, Path(out) / "case2011.png")
     t = Table(title=f"iraq-2011: fitted to IBC 2009-10, {runs} runs from 18 Dec 2011, {drivers} "

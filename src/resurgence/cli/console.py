@@ -26,6 +26,22 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from resurgence.core.errors import UserError
 
+
+def _flags_without_type() -> None:
+    """Typer's help shows a value type for every option, '<bool>' for on/off flags too; a
+    flag takes no value, so it shows none."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self, ctx):  # noqa: ANN001, ANN202
+        return None if self.is_flag else shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich
+
+
+_flags_without_type()
+
 console = Console(width=None if sys.stdout.isatty() else 150)
 err = Console(stderr=True)
 

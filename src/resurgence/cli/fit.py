@@ -12,12 +12,46 @@ from rich.table import Table
 
 from resurgence.core.atomic import atomic_write_text
 from resurgence.core.errors import ArgumentError
+from resurgence.report import fmt
 
 
 def _console():
     from resurgence.cli.console import console
 
     return console
+
+
+def case_with_observations(case: str, path: Path, until: dt.date | None = None):
+    """The case with the rows of ``path`` added to its observations. Every row must be of a
+    series the observation model knows, and none may repeat a row the case already holds
+    (the same source, metric, region and period would be counted twice)."""
+    import dataclasses
+
+    from resurgence.calibration.cases import case_observations, get_case
+    from resurgence.calibration.observations import load_observations
+    from resurgence.calibration.obsmodel import MAPPING
+
+    c = get_case(case)
+    rows = load_observations(c.name, path=path, until=until or c.until)
+    if rows.empty:
+        raise ArgumentError(f"{path}: no observation rows on or before {until or c.until}")
+    unknown = sorted({f"{s}/{m}" for s, m in zip(rows["source"], rows["metric"], strict=True)
+                      if (s, m) not in MAPPING})
+    if unknown:
+        raise ArgumentError(f"{path}: field 'source/metric' = {', '.join(unknown)}: the "
+                            f"observation model knows {', '.join(f'{s}/{m}' for s, m in MAPPING)}")
+    key = ["source", "metric", "region", "period_start", "period_end"]
+    own = case_observations(c, until or c.until)
+    dup = rows.merge(own[key], on=key)
+    if not dup.empty:
+        r = dup.iloc[0]
+        raise ArgumentError(f"{path}: {len(dup)} rows repeat the case's own observations (e.g. "
+                            f"{r['source']}/{r['metric']} {r['region']} from "
+                            f"{r['period_start']:%Y-%m-%d}); they would be counted twice")
+    extra = tuple({**r, "period_start": r["period_start"].date().isoformat(),
+                   "period_end": r["period_end"].date().isoformat()}
+                  for r in rows.to_dict("records"))
+    return dataclasses.replace(c, extra_observations=c.extra_observations + extra)
 
 
 def calibrate_cmd(
@@ -29,6 +63,9 @@ def calibrate_cmd(
     workers: Annotated[int, typer.Option("--workers", "-w", help="Local worker processes.")] = 1,
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for posterior.csv, diagnostics and the fit figure.")] = Path("calibration"),
     check_runs: Annotated[int, typer.Option(help="Posterior predictive runs for the fit check.")] = 500,
+    observations: Annotated[Path | None, typer.Option(
+        "--observations", help="Also fit these observation rows (a CSV as written by "
+        "'resurgence data import'), beside the case's own.")] = None,
 ) -> None:
     """Fit the case's uncertain parameters and initial state to every observation series
     up to --until by vectorised ABC-SMC; write the posterior and its diagnostics."""
@@ -44,7 +81,8 @@ def calibrate_cmd(
                   f"move acceptance {g.acceptance:.2f}, distinct particles {g.ess:.0f} "
                   f"({g.seconds:.1f} s)")
 
-    res = calibrate(case, until=until_d, particles=draws, generations=generations, seed=seed,
+    fitted = case_with_observations(case, observations, until_d) if observations else case
+    res = calibrate(fitted, until=until_d, particles=draws, generations=generations, seed=seed,
                     workers=workers, progress=show)
     out.mkdir(parents=True, exist_ok=True)
     res.posterior.save(out / "posterior.csv")
@@ -96,10 +134,9 @@ def forecast_cmd(
         t.add_column(col)
     for s in q.index.get_level_values(0).unique():
         sub = q.loc[s]
-        t.add_row(str(s), *(" / ".join(f"{v:,.3g}" for v in sub.iloc[i]) for i in (0, -1)))
+        t.add_row(str(s), *(" / ".join(fmt.num(v) for v in sub.iloc[i]) for i in (0, -1)))
     con.print(t)
     con.print(f"forecast: [bold]{out}[/] ({len(df):,} rows)")
-    print(json.dumps({"rows": len(df), "out": str(out)}))
 
 
 def backtest_cmd(
@@ -152,8 +189,17 @@ def backtest_cmd(
         t.add_column(col)
     for _, r in by.iterrows():
         t.add_row(str(r["series"]), str(r["method"]), str(r["n"]), f"{r['crps']:.1f}",
-                  f"{r['logs']:.2f}", f"{r['cover80']:.2f}", f"{r['skill_vs_best_naive']:+.2f}",
-                  str(r["n_all"]), f"{r['crps_all']:.1f}", f"{r['cover80_all']:.2f}")
+                  _plain(r["logs"]), _plain(r["cover80"]), _signed(r["skill_vs_best_naive"]),
+                  str(r["n_all"]), f"{r['crps_all']:.1f}", _plain(r["cover80_all"]))
     con.print(t)
     con.print(f"backtest: [bold]{out}[/] (scores.csv, summary.csv, by_source.csv, backtest.json, "
               "blend_weights.json, backtest.png)")
+
+
+def _signed(v: float) -> str:
+    """+0.12, or 'n/a' where a score is undefined (never '+nan')."""
+    return f"{v:+.2f}" if v == v and abs(v) != float("inf") else "n/a"
+
+
+def _plain(v: float) -> str:
+    return f"{v:.2f}" if v == v and abs(v) != float("inf") else "n/a"

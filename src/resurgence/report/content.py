@@ -131,7 +131,8 @@ def bottom_line(data: BriefData) -> str:
                      f"{fmt.num(infl['effect_lo'])} to {fmt.num(infl['effect_hi'])})")
     a1 = st.loc["is_attacks_y1"]
     post = m.get("posterior")
-    basis = (f"{m['runs']} paired runs per scenario on {post['draws']} parameter draws fitted to "
+    basis = (f"{fmt.num(m['runs'])} paired runs per scenario on {fmt.num(post['draws'])} parameter "
+             f"draws fitted to "
              f"data up to {post['until']}" if post else
              f"{m['runs']} paired runs per scenario on the versioned default parameters")
     return (
@@ -144,7 +145,9 @@ def bottom_line(data: BriefData) -> str:
         f"({fmt.pp(hg['effect_mid'])}, 80% interval {fmt.pp(hg['effect_lo'])} to "
         f"{fmt.pp(hg['effect_hi'])}), and Iran's influence index {infl_txt}. Keeping ISR and air "
         f"support from over the horizon cuts the second-year rise to "
-        f"{fmt.num(oth.loc['is_attacks_y2', 'effect_mid'])}. The announced cut itself changes "
+        f"{fmt.num(oth.loc['is_attacks_y2', 'effect_mid'])} attacks (80% interval "
+        f"{fmt.num(oth.loc['is_attacks_y2', 'effect_lo'])} to "
+        f"{fmt.num(oth.loc['is_attacks_y2', 'effect_hi'])}). The announced cut itself changes "
         f"little: {fmt.num(-a1['effect_mid'], signed=True)} IS attacks in the first year against "
         f"staying at 3,000. Basis: {basis}. These numbers assume the troop and enabler schedules "
         "of the scenarios (no US return if violence rises), and most mechanisms come from the "
@@ -273,6 +276,18 @@ def sensitivity_table(data: BriefData) -> pd.DataFrame | None:
                          for st, s1 in zip(df["ST"], df["S1"], strict=True)])
     return df.pivot(index="factor", columns="output", values="cell").reset_index().rename(
         columns={"factor": "lever"})
+
+
+def sobol_sentence() -> str:
+    from resurgence.analysis.sensitivity import BASE_SCENARIO, LEVER_FROM, LEVERS
+
+    ranges = "; ".join(f"{k} {fmt.num(lo)} to {fmt.num(hi)}" for k, (_, lo, hi) in LEVERS.items())
+    return ("Global sensitivity to the policy levers (Sobol indices, SALib): each lever is a "
+            f"multiplier of its late-2020 level reached on {long_date(LEVER_FROM)} ({ranges}), "
+            f"all varied together around {BASE_SCENARIO} on the posterior. Cells: total-order "
+            "index (first-order in brackets), the share of an outcome's variance the lever "
+            "accounts for; the remainder is parameter and run-to-run uncertainty. Indices of "
+            "the rare 'holds ground' event are noisy.")
 
 
 def ramp_sentence(data: BriefData) -> str:

@@ -58,10 +58,10 @@ def policy_dates(meta: dict) -> list[tuple[pd.Timestamp, str]]:
 
 
 def _mark(ax, dates, label: bool) -> None:
-    for d, text in dates or []:
+    for k, (d, text) in enumerate(dates or []):
         ax.axvline(d, color="#666666", ls="--", lw=0.8)
-        if label:
-            ax.annotate(text, (d, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2),
+        if label:  # staggered, so that close dates do not print over each other
+            ax.annotate(text, (d, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2 - 9 * k),
                         textcoords="offset points", fontsize=6.5, va="top", color="#444444")
 
 
@@ -111,7 +111,7 @@ def fan_chart(fan: pd.DataFrame, path: Path, dates=None) -> Path:
     return _save(fig, path)
 
 
-def _draw_regions(ax, values: dict[str, float], cmap, norm) -> None:
+def draw_regions(ax, values: dict[str, float], cmap, norm) -> None:
     th = load_theatre()
     geoms = th.geometry()
     for code, geom in geoms.items():
@@ -131,19 +131,29 @@ def _draw_regions(ax, values: dict[str, float], cmap, norm) -> None:
     ax.set_ylabel("latitude (°N)")
 
 
-def maps(maps_df: pd.DataFrame, scenario: str, path: Path) -> Path:
+def map_limits(maps_df: pd.DataFrame, scenarios) -> dict[str, float]:
+    """One symmetric colour range per metric shared by the maps of several scenarios, so that
+    equal colours mean equal changes across figures."""
+    sub = maps_df[maps_df["scenario"].isin(list(scenarios))]
+    return {m: max(float(np.nanmax(np.abs(g["effect"]))), 1e-9)
+            for m, g in sub.groupby("metric")}
+
+
+def maps(maps_df: pd.DataFrame, scenario: str, path: Path,
+         lims: dict[str, float] | None = None) -> Path:
     sub = maps_df[maps_df["scenario"] == scenario]
     fig, axes = plt.subplots(1, 2, figsize=(11, 5), constrained_layout=True)
     for ax, (metric, title, unit) in zip(axes, [
-            ("attacks_y2", "Change in IS attacks, second year", "attacks (paired median)"),
+            ("attacks_y2", "Change in IS attacks, second year",
+             "IS attacks, model count (paired median)"),
             ("influence", "Change in Iranian influence after two years", "index points")], strict=True):
         vals = dict(zip(sub[sub["metric"] == metric]["region"], sub[sub["metric"] == metric]["effect"],
                         strict=True))
         v = np.array(list(vals.values()) or [0.0])
-        lim = max(float(np.nanmax(np.abs(v))), 1e-9)
+        lim = (lims or {}).get(metric) or max(float(np.nanmax(np.abs(v))), 1e-9)
         norm = TwoSlopeNorm(vcenter=0.0, vmin=-lim, vmax=lim)
         cmap = plt.get_cmap("PuOr_r")
-        _draw_regions(ax, vals, cmap, norm)
+        draw_regions(ax, vals, cmap, norm)
         fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.7, label=unit)
         ax.set_title(f"{title}:\n{scenario} vs announced-2500", fontsize=10)
     return _save(fig, path)
@@ -203,13 +213,15 @@ def brief_figures(data, folder: Path) -> dict[str, Path]:
     """Every figure of the brief, written under ``folder``; recorded in ``data.figures``."""
     folder.mkdir(parents=True, exist_ok=True)
     dates = policy_dates(data.meta)
+    lims = map_limits(data.maps, ["full-withdrawal", "enablers-over-horizon"])
     figs = {"fan": fan_chart(data.fan, folder / "fan.png", dates=dates),
-            "maps": maps(data.maps, "full-withdrawal", folder / "map_full_withdrawal.png"),
-            "maps_oth": maps(data.maps, "enablers-over-horizon", folder / "map_over_horizon.png"),
+            "maps": maps(data.maps, "full-withdrawal", folder / "map_full_withdrawal.png", lims),
+            "maps_oth": maps(data.maps, "enablers-over-horizon", folder / "map_over_horizon.png",
+                             lims),
             "enablers": enablers(data.enablers, folder / "enablers.png")}
     if data.forecast is not None:
         figs["forecast"] = forecast_vs_observed(data.forecast, data.observed,
-                                                   folder / "forecast.png", dates=dates)
+                                                folder / "forecast.png", dates=dates[:1])
     if data.fit_rows is not None:
         from resurgence.report.diagnostics import fit_figure
 

@@ -54,8 +54,11 @@ def render_html(data: BriefData, folder: Path) -> Path:
     figs = data.figures or figures(data, folder / "figures")
     params = data.params[["name", "module", "units", "basis", "value", "p10", "p90", "prior",
                           "claims", "source"]].copy()
+    fixed = params["basis"] != "posterior"
     for c in ("value", "p10", "p90"):
         params[c] = params[c].map(lambda v: f"{v:.4g}")
+    # a default is one fixed value, not an interval: no P10/P90 printed for it
+    params.loc[fixed, ["p10", "p90"]] = "fixed"
     prov = ct.manifest_summary(data)
     atomic_write_text(folder / MANIFEST, json.dumps(prov, indent=1, default=str))
     sens = ct.sensitivity_table(data)
@@ -79,18 +82,14 @@ def render_html(data: BriefData, folder: Path) -> Path:
         "<h3>Where: governorate maps of the change</h3>",
         _img(figs["maps"], "Paired median change per governorate, full withdrawal against the "
              "announced plan."),
-        _img(figs["maps_oth"], "The same with ISR and air support continuing from over the horizon."),
+        _img(figs["maps_oth"], "The same with ISR and air support continuing from over the "
+             "horizon, on the same colour scale."),
         "<h3>Which enablers matter most</h3>", _p(ct.ramp_sentence(data)),
         _table(ct.enabler_table(data)),
         _img(figs["enablers"], "Paired effects of removing one enabler at a time (median, 80% interval)."),
     ]
     if sens is not None:
-        parts += [_p("Global sensitivity to the policy levers (Sobol indices, SALib; each lever a "
-                     "multiplier from 0 to 1.2 of its late-2020 level, all varied together around "
-                     "announced-2500 on the posterior): total-order index (first-order in "
-                     "brackets), the share of an outcome's variance the lever accounts for. The "
-                     "remainder is parameter and run-to-run uncertainty. Indices of the rare "
-                     "'holds ground' event are noisy."), _table(sens)]
+        parts += [_p(ct.sobol_sentence()), _table(sens)]
     if "fit" in figs:
         parts += ["<h3>Fit to history and forecast</h3>",
                   _p("Posterior predictive intervals against every observation series the "

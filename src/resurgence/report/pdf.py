@@ -88,7 +88,7 @@ def render_pdf(data: BriefData, folder: Path) -> Path:
     sens = ct.sensitivity_table(data)
     if sens is not None:
         story += section("Sensitivity of outcomes to the policy levers",
-                         p("Sobol total-order index (first-order in brackets)."), table(sens))
+                         p(ct.sobol_sentence()), table(sens))
     if "fit" in figs:
         story += section("Fit to history", image(figs["fit"], 17 * cm))
         story += section("Forecast under the announced plan", image(figs["forecast"]))

@@ -280,3 +280,40 @@ def outcomes_csv(job_id: str, state: State) -> Response:
     if not rows:
         raise ApiError(422, f"job {job_id!r} ({job['kind']}) has no outcome table")
     return _csv(pd.DataFrame(rows), f"resurgence-{job_id}-outcomes.csv")
+
+
+#: metric -> the observed series drawn beside it (source, metric, how the series is named)
+OBSERVED = {
+    "is_attacks": ("ctc", "is_attacks", "CTC Sentinel count of IS attacks (the model's scale)"),
+    "militia_attacks_us": ("literature", "militia_attacks_us",
+                           "Knights (Washington Institute) count of militia attacks on US sites"),
+}
+
+
+@functools.lru_cache(maxsize=8)
+def _observed(metric: str) -> list[dict[str, Any]]:
+    from resurgence.calibration.cases import case_observations, get_case
+
+    source, obs_metric, label = OBSERVED[metric]
+    c = get_case("iraq-2020")
+    o = case_observations(c, c.until)
+    o = o[(o["source"] == source) & (o["metric"] == obs_metric) & (o["region"] == "IQ")]
+    rows = []
+    for r in o.sort_values("period_start").itertuples():
+        weeks = ((r.period_end - r.period_start).days + 1) / 7.0
+        rows.append({"period_start": r.period_start.date().isoformat(),
+                     "period_end": r.period_end.date().isoformat(),
+                     "total": float(r.value), "per_week": float(r.value) / weeks})
+    return [{"source": source, "label": label, "rows": rows}]
+
+
+@router.get("/{job_id}/observed", summary="Observed history beside a national metric (IS "
+            "attacks: CTC Sentinel; militia attacks on US sites: the Knights count), as "
+            "per-week averages over each reported period, data up to 2020-11-30")
+def observed(job_id: str, state: State,
+             metric: Annotated[str, Query(max_length=64)] = "is_attacks") -> dict[str, Any]:
+    state.done_bundle(job_id)
+    if metric not in OBSERVED:
+        return {"job": job_id, "metric": metric, "series": []}
+    return {"job": job_id, "metric": metric, "unit": "per week (period average)",
+            "series": json_safe(_observed(metric))}

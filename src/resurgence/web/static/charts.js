@@ -1,34 +1,30 @@
-/* Charts and tables of a finished job: fan charts, governorate map, outcome/contrast tables.
-   Plotly is served from this server (/static/plotly.min.js); nothing is fetched elsewhere. */
+/* Charts of a finished job: fan charts, paired-difference (B − A) charts, governorate maps on
+   one shared colour scale, and a difference map. Plotly is served from this server
+   (/static/plotly.min.js); nothing is fetched elsewhere. Bands everywhere (web, brief,
+   forecast figures): 50% and 80% of runs around the median. */
 "use strict";
 
 window.Charts = (function () {
   const COLORS = ["#1f5fa8", "#c2410c"];
+  const DIFF = "#6a3d9a";
   const PLOT_CONFIG = {
     displaylogo: false, responsive: true, topojsonURL: "/static/topojson/",
     modeBarButtonsToRemove: ["lasso2d", "select2d"],
   };
   const FAN = {
-    is_attacks: {title: "IS attacks, national", unit: "attacks per week", zero: true},
+    is_attacks: {title: "IS attacks, national", note: "model count, on CTC Sentinel's scale",
+                 unit: "attacks per week", zero: true},
     is_fighters: {title: "IS fighters, national", unit: "fighters", zero: false},
-    militia_attacks_us: {title: "Militia attacks on US sites and convoys", unit: "attacks per week",
-                         zero: true},
+    militia_attacks_us: {title: "Militia attacks on US sites and convoys", note: "model count",
+                         unit: "attacks per week", zero: true},
     iran_influence: {title: "Iranian influence (population-weighted mean)", unit: "index, 0–1",
                      zero: false},
   };
+  const F = window.Fmt;
 
   function rgba(hex, a) {
     const n = parseInt(hex.slice(1), 16);
     return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${a})`;
-  }
-
-  function fmt(v, kind) {
-    if (v === null || v === undefined || Number.isNaN(v)) return "–";
-    if (kind === "probability") return `${(100 * v).toFixed(0)}%`;
-    const a = Math.abs(v);
-    if (a >= 100) return Math.round(v).toLocaleString("en-US");
-    if (a === 0) return "0";
-    return Number(v.toPrecision(3)).toString();
   }
 
   function band(x, lo, hi, color, alpha, name, group, show) {
@@ -41,67 +37,128 @@ window.Charts = (function () {
     ];
   }
 
-  function fan(div, q) {
+  function baseLayout(title, unit, zero, note) {
+    return {
+      title: {text: note ? `${title}<br><span style="font-size:11px">${note}</span>` : title,
+              font: {size: 14}, x: 0.02},
+      margin: {l: 62, r: 12, t: note ? 52 : 40, b: 44},
+      xaxis: {type: "date"},
+      yaxis: {title: {text: unit}, rangemode: zero ? "tozero" : "normal", automargin: true},
+      legend: {orientation: "h", y: -0.25, x: 0},
+      hovermode: "x unified",
+    };
+  }
+
+  /* observed history: one segment per reported period, its per-week average */
+  function observedTraces(obs) {
+    return ((obs && obs.series) || []).map((s) => {
+      const x = [], y = [];
+      s.rows.filter((r) => r.period_end >= "2020-01-01").forEach((r) => {
+        x.push(r.period_start, r.period_end, null); y.push(r.per_week, r.per_week, null);
+      });
+      return {x, y, type: "scatter", mode: "lines", name: `observed: ${s.label}, per week`,
+              line: {color: "#555", width: 2.5}, connectgaps: false,
+              hovertemplate: `%{y:.3~g} per week (period average)<extra>${esc(s.label)}</extra>`};
+    });
+  }
+
+  function fan(div, q, obs) {
     const spec = FAN[q.metric] || {title: q.description, unit: q.unit};
-    const traces = [];
+    const traces = observedTraces(obs);
     Object.entries(q.scenarios).forEach(([name, s], i) => {
       const c = COLORS[i % COLORS.length];
-      traces.push(...band(s.date, s.q05, s.q95, c, 0.13, `${name}: 90% of runs`, name, false));
+      traces.push(...band(s.date, s.q10, s.q90, c, 0.13, `${name}: 80% of runs`, name, false));
       traces.push(...band(s.date, s.q25, s.q75, c, 0.28, `${name}: 50% of runs`, name, false));
       traces.push({x: s.date, y: s.q50, type: "scatter", mode: "lines", name,
                    line: {color: c, width: 2}, legendgroup: name,
-                   customdata: s.q05.map((lo, k) => [lo, s.q95[k]]),
-                   hovertemplate: `%{x|%d %b %Y}<br>median %{y:.3~g}<br>90%: %{customdata[0]:.3~g}` +
+                   customdata: s.q10.map((lo, k) => [lo, s.q90[k]]),
+                   hovertemplate: `%{x|%d %b %Y}<br>median %{y:.3~g}<br>80% of runs: %{customdata[0]:.3~g}` +
                                   `–%{customdata[1]:.3~g} ${spec.unit}<extra>${name}</extra>`});
     });
-    const layout = {
-      title: {text: spec.title, font: {size: 14}, x: 0.02},
-      margin: {l: 62, r: 12, t: 40, b: 44},
-      xaxis: {title: {text: "date"}, type: "date"},
-      yaxis: {title: {text: spec.unit}, rangemode: spec.zero ? "tozero" : "normal"},
-      legend: {orientation: "h", y: -0.22, x: 0},
-      showlegend: Object.keys(q.scenarios).length > 1,
-      hovermode: "x unified",
-    };
+    const layout = baseLayout(spec.title, spec.unit, spec.zero, spec.note);
+    layout.showlegend = Object.keys(q.scenarios).length > 1 || traces.length > 3 * Object.keys(q.scenarios).length;
     return Plotly.react(div, traces, layout, PLOT_CONFIG);
   }
 
-  function map(div, geo, m) {
+  function diff(div, d) {
+    const spec = FAN[d.metric] || {title: d.description, unit: d.unit};
+    const s = d.difference;
+    const traces = [
+      ...band(s.date, s.q10, s.q90, DIFF, 0.15, "80% of paired runs", "d", true),
+      ...band(s.date, s.q25, s.q75, DIFF, 0.3, "50% of paired runs", "d", true),
+      {x: s.date, y: s.q50, type: "scatter", mode: "lines", name: "median of B − A",
+       line: {color: DIFF, width: 2},
+       customdata: s.share_b_above.map((p, k) => [s.q10[k], s.q90[k], 100 * p]),
+       hovertemplate: `%{x|%d %b %Y}<br>median B − A %{y:.3~g} ${spec.unit}<br>80%: %{customdata[0]:.3~g}` +
+                      `–%{customdata[1]:.3~g}<br>B above A in %{customdata[2]:.0f}% of paired runs<extra></extra>`},
+    ];
+    const layout = baseLayout(`B − A: ${spec.title}`, spec.unit, false,
+                              `paired difference${spec.note ? "; " + spec.note : ""}`);
+    layout.shapes = [{type: "line", xref: "paper", x0: 0, x1: 1, y0: 0, y1: 0,
+                      line: {color: "#444", width: 1, dash: "dot"}}];
+    return Plotly.react(div, traces, layout, PLOT_CONFIG);
+  }
+
+  const binary = (unit) => unit === "0/1";
+
+  /* one map; scale = {zmin, zmax, diverging} shared by the maps of one comparison */
+  function map(div, geo, m, scale, title) {
     const z = m.values.map((r) => r.value);
+    const bin = binary(m.unit);
+    const colorbar = {title: {text: scale.diverging ? `B − A, ${m.unit}` : m.unit}, thickness: 14};
+    if (bin && !scale.diverging) Object.assign(colorbar, {tickvals: [0, 1], ticktext: ["0 (no)", "1 (yes)"]});
     const trace = {
       type: "choropleth", geojson: geo, featureidkey: "properties.code",
       locations: m.values.map((r) => r.code), z, text: m.values.map((r) => r.name),
-      colorscale: "YlOrRd", reversescale: true, marker: {line: {color: "#fff", width: 0.8}},
-      colorbar: {title: {text: m.unit}, thickness: 14},
-      hovertemplate: `%{text} (%{location})<br>median %{z:.3~g} ${m.unit}<extra></extra>`,
+      zmin: scale.zmin, zmax: scale.zmax, zauto: false,
+      colorscale: scale.diverging ? "RdBu" : "YlOrRd", reversescale: !scale.diverging,
+      marker: {line: {color: "#fff", width: 0.8}}, colorbar,
+      hovertemplate: `%{text} (%{location})<br>${scale.diverging ? "median B − A" : "median"} ` +
+                     `%{z:.3~g} ${m.unit}<extra></extra>`,
     };
+    if (scale.diverging) trace.zmid = 0;
     const layout = {
-      title: {text: `${m.description}: median across runs, week of ${m.date} (${m.scenario})`,
-              font: {size: 14}, x: 0.02},
-      margin: {l: 0, r: 0, t: 40, b: 0},
+      title: {text: title, font: {size: 13}, x: 0.02},
+      margin: {l: 0, r: 0, t: 46, b: 0},
       geo: {fitbounds: "locations", visible: false, projection: {type: "mercator"}},
     };
-    return Plotly.react(div, [trace], layout, PLOT_CONFIG);
+    Plotly.purge(div);  // a fresh map fits its (possibly resized) box
+    return Plotly.newPlot(div, [trace], layout, Object.assign({}, PLOT_CONFIG, {displayModeBar: false}));
   }
 
-  function cell(lo, mid, hi, kind) {
-    return `${fmt(mid, kind)} <span class="muted small">[${fmt(lo, kind)}, ${fmt(hi, kind)}]</span>`;
+  /* the shared scale of several maps of the same metric */
+  function sharedScale(maps) {
+    const vals = maps.flatMap((m) => m.values.map((r) => r.value)).filter((v) => v !== null);
+    if (maps.length && binary(maps[0].unit)) return {zmin: 0, zmax: 1, diverging: false};
+    let zmin = Math.min(0, ...vals), zmax = Math.max(...vals, 0);
+    if (!(zmax > zmin)) zmax = zmin + 1;
+    return {zmin, zmax, diverging: false};
   }
 
-  function esc(s) {
-    return String(s).replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;",
-      '"': "&quot;", "'": "&#39;"}[c]));
+  function diffScale(dm) {
+    let a = dm.absmax || 0;
+    if (binary(dm.unit)) a = 1;
+    return {zmin: -(a || 1), zmax: a || 1, diverging: true};
+  }
+
+  const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;",
+    '"': "&quot;", "'": "&#39;"}[c]));
+
+  const cell = (lo, mid, hi, kind, isDiff) => F.intervalHTML(mid, lo, hi, kind, isDiff);
+
+  function label(r) {
+    const prob = r.kind === "probability" ? " (probability)" : "";
+    return `${esc(r.description)}${prob}<span class="desc">${esc(F.unitLabel(r.unit, r.summary))} · ` +
+           `<code>${esc(r.summary)}</code></span>`;
   }
 
   function outcomesTable(table, summary) {
     const names = summary.scenarios;
-    let html = "<thead><tr><th>outcome</th><th class='text'>unit</th>" +
-      names.map((n) => `<th>${esc(n)}<br><span class="small muted">median [P10, P90]</span></th>`).join("") +
+    let html = "<thead><tr><th>outcome</th>" +
+      names.map((n) => `<th>${esc(n)}<br><span class="small muted">median [80% of runs]</span></th>`).join("") +
       "</tr></thead><tbody>";
-    const rows = summary.outcomes[names[0]];
-    rows.forEach((r, i) => {
-      html += `<tr><td>${esc(r.summary)}<span class="desc">${esc(r.description)}</span></td>` +
-        `<td class="text">${esc(r.unit)}</td>` +
+    summary.outcomes[names[0]].forEach((r, i) => {
+      html += `<tr><td>${label(r)}</td>` +
         names.map((n) => { const o = summary.outcomes[n][i]; return `<td>${cell(o.lo, o.mid, o.hi, o.kind)}</td>`; }).join("") +
         "</tr>";
     });
@@ -111,14 +168,16 @@ window.Charts = (function () {
   function contrastTable(table, summary) {
     let html = "<thead><tr><th>outcome</th>" +
       `<th>A: ${esc(summary.a)}</th><th>B: ${esc(summary.b)}</th>` +
-      "<th>effect B − A<br><span class='small muted'>paired, median [P10, P90]; bold: interval excludes 0</span></th>" +
-      "<th>P(B &gt; A)<br><span class='small muted'>share of runs</span></th></tr></thead><tbody>";
+      "<th>effect B − A<br><span class='small muted'>paired, median [80% of runs]; probabilities in " +
+      "percentage points (pp); bold: interval excludes 0</span></th>" +
+      "<th>share of paired runs with B &gt; A<br><span class='small muted'>not a probability that B is " +
+      "worse</span></th></tr></thead><tbody>";
     summary.contrasts.forEach((c) => {
       const clear = c.diff_lo > 0 || c.diff_hi < 0 ? "clear" : "";
-      html += `<tr><td>${esc(c.summary)}<span class="desc">${esc(c.description)} (${esc(c.unit)})</span></td>` +
+      html += `<tr><td>${label(c)}</td>` +
         `<td>${cell(c.a_lo, c.a_mid, c.a_hi, c.kind)}</td><td>${cell(c.b_lo, c.b_mid, c.b_hi, c.kind)}</td>` +
-        `<td class="${clear}">${cell(c.diff_lo, c.diff_mid, c.diff_hi, c.kind)}</td>` +
-        `<td>${fmt(c.p_increase, "probability")}</td></tr>`;
+        `<td class="${clear}">${cell(c.diff_lo, c.diff_mid, c.diff_hi, c.kind, true)}</td>` +
+        `<td>${F.prob(c.p_increase)}</td></tr>`;
     });
     table.innerHTML = html + "</tbody>";
   }
@@ -134,15 +193,6 @@ window.Charts = (function () {
     table.innerHTML = html + "</tbody>";
   }
 
-  function verdictTable(table, rows) {
-    let html = "<thead><tr><th>claim</th><th class='text'>verdict</th>" +
-      "<th>share of runs as expected</th><th class='text'>basis</th></tr></thead><tbody>";
-    rows.forEach((r) => {
-      html += `<tr><td>${esc(r.id)}</td><td class="text">${esc(r.verdict)}</td>` +
-        `<td>${fmt(r.share_as_expected, "probability")}</td><td class="text">${esc(r.basis)}</td></tr>`;
-    });
-    table.innerHTML = html + "</tbody>";
-  }
-
-  return {fan, map, outcomesTable, contrastTable, claimsTable, verdictTable, fmt, esc, FAN};
+  return {fan, diff, map, sharedScale, diffScale, outcomesTable, contrastTable, claimsTable,
+          esc, label, FAN};
 })();
