@@ -74,6 +74,7 @@ def test_zero_switches_a_mechanism_off_and_is_allowed() -> None:
         "closure_hazard_per_attack": 0.0, "attack_rate": 0.0}
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # x / 0 -> inf, then clipped: finite
 def test_every_parameter_at_its_bounds_gives_finite_outcomes() -> None:
     """The support is what the model survives: each parameter at its upper bound (and at
     its lower bound where that is not 0) gives finite outcomes."""
@@ -290,6 +291,11 @@ def test_cli_unwritable_targets_exit_2_naming_the_target(target) -> None:
     res = _cli(["run", "stay-3000", "--out", target, "--runs", "2", "--weeks", "4",
                 "--posterior", "none"])
     _one_line_exit_2(res, f"{target}:")
+
+
+def test_cli_brief_to_an_unwritable_target_exits_2_naming_it() -> None:
+    res = _cli(["brief", "--out", "/sys/resurgence-brief", "--runs", "10", "--posterior", "none"])
+    _one_line_exit_2(res, "/sys/resurgence-brief:")
 
 
 def test_cli_far_start_is_one_line_not_a_spin_up(tmp_path) -> None:

@@ -146,8 +146,8 @@ def check_spinup(sc: Scenario, spinup: dt.date | None, label: str | None = None)
     ``spinup`` (e.g. a posterior's start) before the scenario's start."""
     if spinup is not None and (sc.start - spinup).days > 7 * MAX_SPINUP_WEEKS:
         raise ScenarioError(f"{label or sc.name}: field 'start' = {sc.start}: runs from a "
-                            f"posterior spin up from {spinup}: at most {MAX_SPINUP_WEEKS} weeks "
-                            "before the start (or run without a posterior)")
+                            f"posterior spin up from {spinup}: at most {MAX_SPINUP_WEEKS} "
+                            "weeks of spin-up before the start (or run without a posterior)")
 
 
 def _format_error(source: str, err: ValidationError) -> str:
