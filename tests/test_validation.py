@@ -5,6 +5,7 @@ cycles and chain depth; every refusal one line naming the file or field."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -306,3 +307,14 @@ def test_cli_far_start_is_one_line_not_a_spin_up(tmp_path) -> None:
     res = _cli(["run", str(path), "--out", str(tmp_path / "out"), "--runs", "2"])
     _one_line_exit_2(res, "at most 520 weeks")
     assert not (tmp_path / "out").exists()
+
+
+def test_compare_pairs_names_as_the_web_does(tmp_path) -> None:
+    same = write(tmp_path, "same.toml", 'name = "stay-3000"\nbase = "full-withdrawal"\n')
+    res = _cli(["compare", "stay-3000", str(same), "--runs", "2", "--weeks", "4",
+                "--posterior", "none"])
+    _one_line_exit_2(res, "share the name 'stay-3000'")
+    res = _cli(["compare", "stay-3000", "stay-3000", "--runs", "2", "--weeks", "4",
+                "--posterior", "none", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["b"] == "stay-3000-b"

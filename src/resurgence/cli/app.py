@@ -17,7 +17,7 @@ from resurgence.core.version import __version__
 from resurgence.model.params import DEFAULTS_VERSION
 from resurgence.model.sim import PLAN, all_params, plan_table
 from resurgence.run.ensemble import resolve, run_ensemble
-from resurgence.scenario.schema import SCHEDULES, load_scenario, shipped_names
+from resurgence.scenario.schema import SCHEDULES, distinct_pair, load_scenario, shipped_names
 
 app = typer.Typer(help="resurgence: how a foreign-troop drawdown changes an insurgency and a "
                   "rival power's influence (Iraq, 2020).", no_args_is_help=True,
@@ -94,9 +94,7 @@ def compare(a: Annotated[str, typer.Argument(help="Reference scenario (name or p
             overwrite: Annotated[bool, typer.Option(help="Replace an existing bundle.")] = False,
             as_json: Annotated[bool, typer.Option("--json", help="Print the contrasts as JSON.")] = False) -> None:
     """Compare two scenarios run with common random numbers: paired differences B - A."""
-    sa, sb = resolve(a, weeks), resolve(b, weeks)
-    if sb.name == sa.name:  # the same name twice: keep both, distinguishable
-        sb = sb.model_copy(update={"name": f"{sb.name}-b"})
+    sa, sb = distinct_pair(resolve(a, weeks), resolve(b, weeks))  # as the web does
     post = _usable(resolve_posterior(posterior), sa)
     with progress_bar() as prog:
         task = prog.add_task(f"compare {sa.name} vs {sb.name}", total=2 * runs)
