@@ -15,6 +15,7 @@ exit 2 / 4xx, one line, nothing written), ``traceback`` (anything else) or ``han
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import signal
@@ -104,6 +105,9 @@ SHAPES = {
     "long string": lambda n: 'name = "' + "x" * (n - 12) + '"',
     "schedule points": lambda n: 'name = "p"\n[schedules]\ntroops = [' + ", ".join(
         f"[2021-01-{1 + i % 28:02d}, {i}]" for i in range(n // 24)) + "]",
+    "valid, 9,500 points": lambda n: 'name = "p"\nweeks = 520\n[schedules]\ntroops = [' + ", ".join(
+        f"[{dt.date(2021, 1, 1) + dt.timedelta(days=i)}, {i % 3000}]"
+        for i in range(9500)) + "]",
 }
 
 
@@ -172,6 +176,8 @@ def main() -> None:
     ap.add_argument("--body-bytes", type=int, default=256 * 1024)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--skip-web", action="store_true", help="no latency run")
+    ap.add_argument("--only", action="append", default=[],
+                    help="only the kinds whose name contains this (repeatable)")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
@@ -186,6 +192,8 @@ def main() -> None:
         with TestClient(app, base_url="http://127.0.0.1:8000") as client:
             client.app.state.web.jobs.submit_ensemble = lambda *a, **k: "f" * 16
             for kind, base in BASE.items():
+                if args.only and not any(o in kind for o in args.only):
+                    continue
                 n = max(1, int(base * args.scale))
                 t0 = time.perf_counter()
                 counts = run_kind(kind, n, work, client)

@@ -5,6 +5,7 @@ cycles and chain depth; every refusal one line naming the file or field."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -74,6 +75,7 @@ def test_zero_switches_a_mechanism_off_and_is_allowed() -> None:
         "closure_hazard_per_attack": 0.0, "attack_rate": 0.0}
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # x / 0 -> inf, then clipped: finite
 def test_every_parameter_at_its_bounds_gives_finite_outcomes() -> None:
     """The support is what the model survives: each parameter at its upper bound (and at
     its lower bound where that is not 0) gives finite outcomes."""
@@ -292,6 +294,11 @@ def test_cli_unwritable_targets_exit_2_naming_the_target(target) -> None:
     _one_line_exit_2(res, f"{target}:")
 
 
+def test_cli_brief_to_an_unwritable_target_exits_2_naming_it() -> None:
+    res = _cli(["brief", "--out", "/sys/resurgence-brief", "--runs", "10", "--posterior", "none"])
+    _one_line_exit_2(res, "/sys/resurgence-brief:")
+
+
 def test_cli_far_start_is_one_line_not_a_spin_up(tmp_path) -> None:
     path = write(tmp_path, "far.toml", 'name = "far"\nstart = 9999-12-01\n')
     res = _cli(["run", str(path), "--out", str(tmp_path / "out"), "--runs", "2"])
@@ -300,3 +307,14 @@ def test_cli_far_start_is_one_line_not_a_spin_up(tmp_path) -> None:
     res = _cli(["run", str(path), "--out", str(tmp_path / "out"), "--runs", "2"])
     _one_line_exit_2(res, "at most 520 weeks")
     assert not (tmp_path / "out").exists()
+
+
+def test_compare_pairs_names_as_the_web_does(tmp_path) -> None:
+    same = write(tmp_path, "same.toml", 'name = "stay-3000"\nbase = "full-withdrawal"\n')
+    res = _cli(["compare", "stay-3000", str(same), "--runs", "2", "--weeks", "4",
+                "--posterior", "none"])
+    _one_line_exit_2(res, "share the name 'stay-3000'")
+    res = _cli(["compare", "stay-3000", "stay-3000", "--runs", "2", "--weeks", "4",
+                "--posterior", "none", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["b"] == "stay-3000-b"

@@ -138,10 +138,9 @@ def compare(a: Annotated[str, typer.Argument(help="Reference scenario (name or p
     from resurgence.analysis.contrasts import contrast
     from resurgence.calibration.posterior import resolve_posterior
     from resurgence.runs.ensemble import resolve, run_ensemble
+    from resurgence.scenario.schema import distinct_pair
 
-    sa, sb = resolve(a, weeks), resolve(b, weeks)
-    if sb.name == sa.name:  # the same name twice: keep both, distinguishable
-        sb = sb.model_copy(update={"name": f"{sb.name}-b"})
+    sa, sb = distinct_pair(resolve(a, weeks), resolve(b, weeks))  # as the web does
     post = _usable(resolve_posterior(posterior), sa)
     with progress_bar() as prog:
         task = prog.add_task(f"compare {sa.name} vs {sb.name}", total=2 * runs)

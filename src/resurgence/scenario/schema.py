@@ -150,8 +150,21 @@ def check_spinup(sc: Scenario, spinup: dt.date | None, label: str | None = None)
     ``spinup`` (e.g. a posterior's start) before the scenario's start."""
     if spinup is not None and (sc.start - spinup).days > 7 * MAX_SPINUP_WEEKS:
         raise ScenarioError(f"{label or sc.name}: field 'start' = {sc.start}: runs from a "
-                            f"posterior spin up from {spinup}: at most {MAX_SPINUP_WEEKS} weeks "
-                            "before the start (or run without a posterior)")
+                            f"posterior spin up from {spinup}: at most {MAX_SPINUP_WEEKS} "
+                            "weeks of spin-up before the start (or run without a posterior)")
+
+
+def distinct_pair(a: Scenario, b: Scenario, labels: tuple[str, str] = ("a", "b")
+                  ) -> tuple[Scenario, Scenario]:
+    """Two scenarios for one paired comparison, under distinct names: the same scenario twice
+    keeps both, ``b`` renamed ``<name>-b``; two different scenarios sharing a name are a
+    ScenarioError (their results could not be told apart)."""
+    if a.name != b.name:
+        return a, b
+    if a.digest() != b.digest():
+        raise ScenarioError(f"scenarios '{labels[0]}' and '{labels[1]}' differ but share the "
+                            f"name {a.name!r}: rename one")
+    return a, b.model_copy(update={"name": f"{b.name[:62]}-b"})
 
 
 def _format_error(source: str, err: ValidationError) -> str:

@@ -34,32 +34,31 @@ MAX_ITEMS = 20_000
 _INTERESTING = re.compile(r"[#\"'.\[\]{}=,\n]")
 
 
+_BASIC = re.compile(r'[^"\\\n]*(?:\\.?[^"\\\n]*)*(?:"|$|(?=\n))', re.M)  # unrolled: linear
+_BASIC_ML = re.compile(r'[^"\\]*(?:(?:\\.?|"(?!""))[^"\\]*)*(?:"""|\Z)', re.S)
+
+
 def _skip_string(text: str, i: int) -> int:
-    """Index just after the string that starts at ``i`` (or the end of the text)."""
+    """Index just after the string that starts at ``i`` (or the end of its line or text)."""
     q = text[i]
     n = len(text)
     if text.startswith(q * 3, i):
-        j = i + 3
-        while j < n:
-            if q == '"' and text[j] == "\\":
-                j += 2
-                continue
-            if text.startswith(q * 3, j):
-                j += 3
-                while j < n and text[j] == q:  # up to two quotes may close the content
-                    j += 1
-                return j
+        if q == '"':
+            m = _BASIC_ML.match(text, i + 3)
+            j = m.end() if m else n
+        else:
+            j = text.find("\'\'\'", i + 3)
+            j = n if j < 0 else j + 3
+        while j < n and text[j] == q:  # up to two quotes may close the content
             j += 1
-        return n
-    j = i + 1
-    while j < n and text[j] != "\n":
-        if q == '"' and text[j] == "\\":
-            j += 2
-            continue
-        if text[j] == q:
-            return j + 1
-        j += 1
-    return j
+        return j
+    if q == '"':
+        m = _BASIC.match(text, i + 1)
+        return m.end() if m else n
+    j, nl = text.find("'", i + 1), text.find("\n", i + 1)
+    if j < 0 or (0 <= nl < j):
+        return n if nl < 0 else nl
+    return j + 1
 
 
 def check_shape(text: str, source: str) -> None:

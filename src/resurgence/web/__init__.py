@@ -1,7 +1,7 @@
 """The web app and HTTP API of ``resurgence serve`` (issue #5).
 
-:func:`create_app` builds the FastAPI application from :class:`Settings`; ensembles run in a
-pool of worker processes behind a bounded queue, finished runs live in a results store
+:func:`create_app` builds the FastAPI application from :class:`Settings`; ensembles run one
+process per job behind a bounded queue, finished runs live in a results store
 (``data_dir/bundles/<job id>/`` plus the DuckDB catalogue ``data_dir/catalogue.duckdb``).
 """
 

@@ -117,7 +117,7 @@ def _static(app: FastAPI) -> None:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """The app for ``settings``; the catalogue and worker pool open when it starts serving
+    """The app for ``settings``; the catalogue and job manager open when it starts serving
     (its lifespan) and close when it stops."""
     settings = settings or Settings()
     settings.check_bind()

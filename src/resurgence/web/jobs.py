@@ -219,13 +219,13 @@ class JobManager:
                         while self._wake_r.poll():
                             self._wake_r.recv()
                     continue
-                job = next((j for j in running if ready in (j.conn, j.proc.sentinel)), None)
-                if job is None:
+                owner = next((j for j in running if ready in (j.conn, j.proc.sentinel)), None)
+                if owner is None:
                     continue
-                if ready is job.conn:
-                    self._receive(job)
+                if ready is owner.conn:
+                    self._receive(owner)
                 else:
-                    self._reap(job)
+                    self._reap(owner)
 
     def _receive(self, job: Job) -> None:
         try:

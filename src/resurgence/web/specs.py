@@ -21,6 +21,7 @@ from resurgence.scenario.schema import (
     Scenario,
     ScenarioError,
     check_spinup,
+    distinct_pair,
     load_scenario,
     scenario_from_dict,
     shipped_names,
@@ -183,11 +184,7 @@ def run_scenarios(body: RunRequest | CompareRequest, settings: Settings) -> list
                                "scenario", body.posterior)]
     a = check_scenario(resolve_spec(body.a, "a"), settings, body.weeks, "a", body.posterior)
     b = check_scenario(resolve_spec(body.b, "b"), settings, body.weeks, "b", body.posterior)
-    if a.name == b.name:
-        if a.digest() != b.digest():
-            raise ApiError(422, f"scenarios 'a' and 'b' differ but share the name {a.name!r}: "
-                           "rename one")
-        b = b.model_copy(update={"name": f"{b.name[:62]}-b"})  # the same one twice: keep both
+    a, b = distinct_pair(a, b)  # the same one twice: b renamed; two sharing a name: 422
     if (a.start, a.weeks) != (b.start, b.weeks):
         raise ApiError(422, f"scenarios 'a' and 'b' must share 'start' and 'weeks': got "
                        f"{a.start}+{a.weeks}w and {b.start}+{b.weeks}w")

@@ -34,9 +34,9 @@ class WebState:
 
     def job_view(self, job: dict[str, Any]) -> dict[str, Any]:
         """The public view of a job: status, progress fraction, error and links."""
-        view = {k: job.get(k) for k in ("id", "kind", "label", "scenarios", "runs", "seed",
-                                        "weeks", "posterior", "status", "created", "started",
-                                        "finished", "error")}
+        view: dict[str, Any] = {k: job.get(k) for k in (
+            "id", "kind", "label", "scenarios", "runs", "seed", "weeks", "posterior", "status",
+            "created", "started", "finished", "error")}
         prog = self.jobs.progress(job["id"])
         if prog is not None:
             running, frac, stage = prog
