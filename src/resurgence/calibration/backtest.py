@@ -214,6 +214,8 @@ def backtest(case: str = "iraq-2020", *, origins: list[dt.date] | None = None, h
     recs: list[dict] = []
     for o in sorted(origins or default_origins()):
         vobs = vintage(c, o)
+        if (vobs["published"] >= pd.Timestamp(o)).any():  # guard: vintage discipline
+            raise AssertionError(f"origin {o}: a row published on or after it was seen")
         hist = monthly_history(vobs, o)
         bf = bl.fit(vobs, o, first=baseline_start(c, o))
         base_paths = bl.simulate(bf, horizon, runs, seed)
