@@ -56,8 +56,10 @@ def test_calibrate_takes_imported_observations(tmp_path):
 
     own = load_observations("iraq-2020")
     new = own[(own["source"] == "ctc")].head(1).copy()
-    new["period_start"], new["period_end"] = pd_ts("2020-10-01"), pd_ts("2020-11-30")
-    new["granularity"], new["value"], new["note"] = "multi-month", 90.0, "imported for the test"
+    new["period_start"], new["period_end"] = pd_ts("2020-10-01"), pd_ts("2020-10-31")
+    new["granularity"], new["value"], new["note"] = "month", 90.0, "imported for the test"
+    if "published" in new:  # published after its period and before the fit's cut-off
+        new["published"] = pd_ts("2020-11-15")
     good = tmp_path / "new.csv"
     write_observations(new, good)
     case = case_with_observations("iraq-2020", good)

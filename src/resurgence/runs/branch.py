@@ -33,8 +33,13 @@ def divergence(a: Drivers, b: Drivers) -> int:
     diff = np.zeros(w, dtype=bool)
     for k, v in a.levers.items():
         diff |= v != b.levers[k]
-    for f in ("base_open", "is_surge", "pressure_jump", "campaign_force", "season_doy"):
+    for f in ("base_open", "is_surge", "pressure_jump", "campaign_force", "season_doy",
+              "closure_hazard"):
         x, y = getattr(a, f), getattr(b, f)
+        if x is None or y is None:
+            if (x is None) != (y is None):
+                return 0
+            continue
         if x.shape != y.shape:
             return 0
         diff |= (x != y).reshape(w, -1).any(axis=1)
@@ -50,10 +55,12 @@ def simulate_branched(items: Sequence[tuple[int, Scenario, ParamSet]], theatre: 
                       ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
     """Simulate runs ``run_ids`` of each ``(index, scenario, params)``, yielding ``(index,
     arrays)`` one scenario at a time (spin-up weeks dropped), sharing the common prefix."""
-    fulls = [(si, *spun_up(sc, spinup), p) for si, sc, p in items]
     groups: dict[str, list[tuple[int, Scenario, int, ParamSet, Drivers]]] = {}
-    for si, full, off, p in fulls:
-        groups.setdefault(_key(full, p), []).append((si, full, off, p, compile_drivers(full, theatre)))
+    for si, sc, p in items:
+        full, off = spun_up(sc, spinup)
+        # as simulate_spun: the spin-up is known history (bases follow the record to sc.start)
+        drv = compile_drivers(full, theatre, known_until=sc.start if off else None)
+        groups.setdefault(_key(full, p), []).append((si, full, off, p, drv))
     for members in groups.values():
         _, ref, off, p, ref_drv = members[0]
         t_branch = min((divergence(ref_drv, m[4]) for m in members[1:]), default=0)
