@@ -229,3 +229,22 @@ def test_cli_metrics_bundle_verify_and_start_up(tmp_path: Path) -> None:
             "if m in sys.modules))")
     r2 = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert r2.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_quantiles_do_not_depend_on_the_memory_budget(tmp_path: Path) -> None:
+    from resurgence.results.quantiles import bundle_quantiles
+
+    b = Bundle.open(_write(tmp_path / "b", _data(5), splits=(2, 5)))
+    parts = {s: sorted((b.path / "series").glob(f"part-{i:02d}-*.parquet"))
+             for i, s in enumerate(b.scenarios)}
+    dates = np.datetime64(START, "D") + 7 * np.arange(WEEKS)
+    kw = dict(regions=[*REGIONS, NAT], weeks=WEEKS, dates=dates)
+    one = bundle_quantiles(parts, METRICS, **kw)
+    assert one.equals(bundle_quantiles(parts, METRICS, budget_bytes=1, **kw))  # a metric a group
+    assert one.equals(pq_read(b.path / "quantiles.parquet"))
+
+
+def pq_read(path: Path):
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path)
