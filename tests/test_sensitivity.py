@@ -12,6 +12,7 @@ from resurgence.analysis.sensitivity import (
     BASE_SCENARIO,
     LEVERS,
     OUTPUTS,
+    LeverTask,
     _chunk,
     design_runs,
     factors,
@@ -55,7 +56,7 @@ def test_per_run_levers_match_scenarios():
             "air": np.array([1.0, 1.2, 0.3]), "training": np.array([1.0, 0.5, 0.0]),
             "planning": np.array([1.0, 0.0, 0.7]), "mediation": np.array([1.0, 0.2, 0.0])}
     ps, ids = default_params(3), np.array([4, 5, 6])
-    got = _chunk((sc, "iraq", ps, mult, ids, 7, None))
+    got = _chunk(LeverTask(sc, "iraq", ps, mult, ids, 7, None))
     for i in range(3):
         sci = lever_scenario({k: float(v[i]) for k, v in mult.items()})
         ref = outcomes(simulate_chunk(sci, th, ps.take(np.array([i])), ids[i:i + 1], 7), th, sc)

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +53,7 @@ from resurgence.model.params import ParamSet
 from resurgence.model.sim import PLAN, Sim, all_params
 from resurgence.results.outcomes import SUMMARY_BY_NAME
 from resurgence.runs.ensemble import resolve, spun_up
+from resurgence.runs.executors import executor
 from resurgence.scenario.drivers import compile_drivers
 from resurgence.scenario.schema import Scenario, Schedules
 from resurgence.theatre.theatre import Theatre, load_theatre
@@ -116,12 +117,26 @@ def outcomes(x: dict[str, np.ndarray], theatre: Theatre, sc: Scenario) -> dict[s
     return out
 
 
-def _chunk(task) -> dict[str, np.ndarray]:
-    sc, theatre_ref, params, mult, run_ids, seed, spinup = task
-    th = load_theatre(theatre_ref)
-    full, off = spun_up(sc, spinup)
-    lo = compile_drivers(lever_scenario(dict.fromkeys(mult, 0.0), full), th)
-    hi = compile_drivers(lever_scenario(dict.fromkeys(mult, 1.0), full), th)
+@dataclass(frozen=True)
+class LeverTask:
+    """One chunk of the Sobol' design: per-run parameters and lever multipliers."""
+
+    scenario: Scenario
+    theatre: str
+    params: ParamSet
+    mult: dict[str, np.ndarray]  # lever -> (runs,) multiplier from the lever's start date
+    run_ids: np.ndarray
+    seed: int
+    spinup: dt.date | None
+
+
+def _chunk(task: LeverTask) -> dict[str, np.ndarray]:
+    sc, params, mult, run_ids, seed = task.scenario, task.params, task.mult, task.run_ids, task.seed
+    th = load_theatre(task.theatre)
+    full, off = spun_up(sc, task.spinup)
+    known = sc.start if off else None  # the spin-up is known history, as in every ensemble
+    lo = compile_drivers(lever_scenario(dict.fromkeys(mult, 0.0), full), th, known_until=known)
+    hi = compile_drivers(lever_scenario(dict.fromkeys(mult, 1.0), full), th, known_until=known)
     series = {k: lo.levers[k][:, None] + (hi.levers[k] - lo.levers[k])[:, None] * m[None, :]
               for k, m in mult.items()}
     x = Sim(full, th, params, run_ids, seed, lo, lever_series=series).run(seed)
@@ -174,14 +189,14 @@ def sobol_indices(n: int = 128, seed: int = 1, *, groups: Sequence[str] | None =
     th = load_theatre(theatre)
     ref = str(th.source_dir) if th.name != "iraq" else "iraq"
     spinup = posterior.start if posterior is not None else None
-    tasks = [(sc, ref, params.take(ix), {k: v[ix] for k, v in mult.items()}, run_ids[ix], seed,
-              spinup) for ix in np.array_split(np.arange(len(u)), -(-len(u) // chunk_size))]
+    tasks = [LeverTask(sc, ref, params.take(ix), {k: v[ix] for k, v in mult.items()},
+                       run_ids[ix], seed, spinup)
+             for ix in np.array_split(np.arange(len(u)), -(-len(u) // chunk_size))]
     parts = []
-    with ProcessPoolExecutor(workers) if workers > 1 else _Serial() as pool:
-        for task, res in zip(tasks, pool.map(_chunk, tasks), strict=True):
-            parts.append(res)
-            if progress:
-                progress(len(task[4]))
+    for task, res in zip(tasks, executor(workers).map(_chunk, tasks), strict=True):
+        parts.append(res)
+        if progress:
+            progress(len(task.run_ids))
     Y = {k: np.concatenate([p[k] for p in parts]) for k in OUTPUTS}
     rows = []
     for out, y in Y.items():
@@ -195,20 +210,6 @@ def sobol_indices(n: int = 128, seed: int = 1, *, groups: Sequence[str] | None =
     df = pd.DataFrame(rows)
     df.attrs.update(runs=len(u), n=n, seed=seed, factors=D, outcomes=pd.DataFrame(Y))
     return df
-
-
-class _Serial:
-    """The in-process stand-in for a process pool."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        return None
-
-    @staticmethod
-    def map(fn, tasks):
-        return map(fn, tasks)
 
 
 def top_factors(df: pd.DataFrame, k: int = 15) -> pd.DataFrame:

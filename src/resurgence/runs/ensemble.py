@@ -28,7 +28,7 @@ from resurgence.model.params import DEFAULTS_VERSION, ParamSet, defaults_digest
 from resurgence.model.sim import all_metrics, all_params, default_params
 from resurgence.results.bundle import Bundle, BundleWriter
 from resurgence.results.outcomes import SUMMARIES
-from resurgence.runs.executors import execute, map_runs
+from resurgence.runs.executors import EnsembleTask, execute, map_runs
 from resurgence.runs.prepare import chunks, resolve, scenario_params, simulate_spun, spun_up
 from resurgence.scenario.drivers import compile_drivers
 from resurgence.scenario.schema import Scenario, ScenarioError, check_spinup
@@ -186,7 +186,7 @@ def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: in
 
 
 def _tasks(scs, theatre_ref, params_for, runs, chunk_size, seed, spinup, keep, done,
-           n_regions: int, budget: int | None) -> Iterator[tuple]:
+           n_regions: int, budget: int | None) -> Iterator[EnsembleTask]:
     """Per chunk, the scenarios not yet committed, in batches whose kept series fit
     ``budget`` bytes (None: one batch; a batch shares its history, see
     :mod:`resurgence.runs.branch`; a worker process returns a whole batch at once)."""
@@ -198,7 +198,8 @@ def _tasks(scs, theatre_ref, params_for, runs, chunk_size, seed, spinup, keep, d
                 if (sc.name, int(ids[0])) not in done]
         size = max(1, len(todo) if budget is None else budget // max(1, per_run * len(ids)))
         for i in range(0, len(todo), size):
-            yield todo[i:i + size], theatre_ref, ids, seed, spinup, keep
+            yield EnsembleTask(tuple(todo[i:i + size]), theatre_ref, ids, seed, spinup,
+                               frozenset(keep) if keep is not None else None)
 
 
 def _writer(out, scs, th: Theatre, runs, seed, params: ParamSet, overwrite,
