@@ -159,7 +159,7 @@ def _params_table(post: Posterior | None) -> pd.DataFrame:
     rows = []
     for p in full_specs():
         calibrated = post is not None and p.name in post.draws
-        if calibrated:
+        if post is not None and calibrated:
             v = post.draws[p.name].to_numpy(float)
             lo, mid, hi = np.quantile(v, [0.1, 0.5, 0.9])
         else:

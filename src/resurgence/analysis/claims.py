@@ -237,6 +237,7 @@ def evaluate(summaries: Summ, learning: dict[str, float] | None = None) -> pd.Da
     for c in CLAIMS:
         xb = _derived(summaries[c.b], c.summary)
         if c.kind == "contrast":
+            assert c.a is not None  # a contrast names its reference scenario
             xa = _derived(summaries[c.a], c.summary)
             d = (xb - xa) / np.maximum(np.abs(xa), 1e-9) if c.relative else xb - xa
             if c.summary in PROBABILITIES:  # an event probability: bootstrap its mean change
@@ -252,6 +253,7 @@ def evaluate(summaries: Summ, learning: dict[str, float] | None = None) -> pd.Da
             if c.summary not in PROBABILITIES:
                 lo, mid, hi = (float(v) for v in np.quantile(d, [0.1, 0.5, 0.9]))
         else:
+            assert c.predicate is not None  # a behaviour check carries its predicate
             ok = c.predicate(xb)
             share = float(np.mean(ok))
             lo, mid, hi = (float(v) for v in np.quantile(xb, [0.1, 0.5, 0.9]))

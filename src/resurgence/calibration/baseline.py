@@ -151,9 +151,11 @@ class LatentIntensity(MLEModel):
         a0[:LAGS] = first[0] if first else np.log(130.0)
         P0 = np.eye(LAGS + 4) * 4.0
         P0[I_SLOPE, I_SLOPE] = 0.05 ** 2
-        for col, j in ((c, RATIO_STATE[c]) for c in RATIO_PRIOR):
-            a0[j] = np.log(RATIO_PRIOR[col][0])
-            P0[j, j] = RATIO_PRIOR[col][1] ** 2
+        for col in RATIO_PRIOR:
+            k = RATIO_STATE[col]
+            assert k is not None  # every prior names a ratio state
+            a0[k] = np.log(RATIO_PRIOR[col][0])
+            P0[k, k] = RATIO_PRIOR[col][1] ** 2
         self.ssm.initialize_known(a0, P0)
 
     @property

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,10 +31,11 @@ from resurgence.calibration.cases import get_case
 from resurgence.calibration.posterior import Posterior, shipped
 from resurgence.core.atomic import atomic_output_path
 from resurgence.core.errors import ArgumentError
+from resurgence.core.rng import observation_uniforms
 from resurgence.core.timegrid import period_weights
 from resurgence.model.params import ParamSet
-from resurgence.model.sim import observation_uniforms
 from resurgence.runs.ensemble import map_runs, resolve
+from resurgence.scenario.schema import Scenario
 from resurgence.theatre.theatre import load_theatre
 
 SERIES = ("incidents", "is_attacks_ctc", "is_attacks", "is_fighters", "militia_attacks_us",
@@ -99,8 +101,8 @@ def forecast(case: str = "iraq-2020", scenario: str | Path = "announced-2500", *
     from ``method`` (``blend``, ``simulator`` or ``baseline``)."""
     if method not in METHODS:
         raise ArgumentError(f"field 'method' = {method!r}: expected one of {', '.join(METHODS)}")
-    kw = dict(start=start, months=months, runs=runs, seed=seed, posterior=posterior,
-              workers=workers, chunk_size=chunk_size)
+    kw: dict[str, Any] = dict(start=start, months=months, runs=runs, seed=seed,
+                              posterior=posterior, workers=workers, chunk_size=chunk_size)
     if method == "simulator":
         return simulate_forecast(case, scenario, **kw)
     from resurgence.calibration import baseline as bl
@@ -148,7 +150,7 @@ def baseline_frame(paths: dict[str, np.ndarray], start: dt.date, months: int, ca
     return out
 
 
-def simulate_forecast(case: str = "iraq-2020", scenario: str | Path = "announced-2500", *,
+def simulate_forecast(case: str = "iraq-2020", scenario: str | Path | Scenario = "announced-2500", *,
                       start: dt.date = dt.date(2020, 12, 1), months: int = 36, runs: int = 1000,
                       seed: int = 7, posterior: Posterior | str | Path | None = None,
                       workers: int = 1, chunk_size: int = 250) -> pd.DataFrame:

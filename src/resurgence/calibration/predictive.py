@@ -11,7 +11,7 @@ from resurgence.calibration import obsmodel
 from resurgence.calibration.cases import get_case
 from resurgence.calibration.inference import history_setup
 from resurgence.calibration.posterior import Posterior
-from resurgence.model.sim import observation_uniforms
+from resurgence.core.rng import observation_uniforms
 from resurgence.runs.ensemble import map_runs
 
 LEVELS = (0.5, 0.8, 0.9)

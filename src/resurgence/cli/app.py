@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-import click
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -311,7 +310,7 @@ def version() -> None:
     print(f"resurgence {__version__} (defaults {DEFAULTS_VERSION})")
 
 
-def _load_case2011() -> click.Command:
+def _load_case2011() -> Any:
     from resurgence.cli.case2011 import case2011_cmd
 
     sub = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -319,7 +318,7 @@ def _load_case2011() -> click.Command:
     return typer.main.get_command(sub)
 
 
-def _load_data() -> click.Command:
+def _load_data() -> Any:
     from resurgence.cli.data import data_app
 
     return typer.main.get_command(data_app)
@@ -346,8 +345,8 @@ def _register() -> None:
     lazy_command("data", "Observation data: import event exports, show the packaged table.",
                  fit, _load_data)
     order = {main: 0, "Scenarios": 1, fit: 2, "Inspect": 3}
-    app.registered_commands.sort(key=lambda c: order.get(c.rich_help_panel, 9))
-    app.registered_groups.sort(key=lambda g: order.get(g.rich_help_panel, 9))
+    app.registered_commands.sort(key=lambda c: order.get(c.rich_help_panel or "", 9))
+    app.registered_groups.sort(key=lambda g: order.get(g.rich_help_panel or "", 9))
 
 
 _register()

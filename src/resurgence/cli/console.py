@@ -37,7 +37,7 @@ def _flags_without_type() -> None:
     def display_type_rich(self, ctx):  # noqa: ANN001, ANN202
         return None if self.is_flag else shown(self, ctx)
 
-    TyperOption.display_type_rich = display_type_rich
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
 
 
 _flags_without_type()

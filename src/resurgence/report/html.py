@@ -95,7 +95,7 @@ def render_html(data: BriefData, folder: Path) -> Path:
                   _p("Posterior predictive intervals against every observation series the "
                      "calibration used (coverage of the central intervals by series); each "
                      "series is on its source's own scale (see Scales):"),
-                  _table(data.fit_coverage.round(2)),
+                  _table(data.fit_coverage.round(2)) if data.fit_coverage is not None else "",
                   _img(figs["fit"], "Posterior predictive fit, 2018-2020."),
                   _img(figs["forecast"], "Monthly forecast under the announced plan (median, 50% "
                        "and 80% bands) against the last observed data.")]

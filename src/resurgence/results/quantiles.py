@@ -83,11 +83,11 @@ def bundle_quantiles(parts: dict[str, list[Path]], metrics: Sequence[MetricSpec]
         by_metric: dict[str, pa.Table] = {}
         for group in _groups(metrics, rows * 4, budget_bytes):
             names = [m.name for m in group]
-            cols = {m: [] for m in names}
+            cols: dict[str, list[np.ndarray]] = {m: [] for m in names}
             for f in files:
                 t = pq.read_table(f, columns=names)
-                for m in names:
-                    cols[m].append(t.column(m).to_numpy())
+                for name in names:
+                    cols[name].append(t.column(name).to_numpy())
             for m in group:
                 arr = np.concatenate(cols.pop(m.name)).reshape(runs, weeks, n_reg)
                 sel = slice(None) if m.level == "region" else slice(n_reg - 1, n_reg)

@@ -166,7 +166,8 @@ class BundleWriter:
         if spec.agg == "popmean":
             assert self.weights is not None
             return (x @ self.weights) / self.weights.sum()
-        return {"sum": np.sum, "mean": np.mean, "max": np.max}[spec.agg](x, axis=-1)
+        reduce: dict[str, Any] = {"sum": np.sum, "mean": np.mean, "max": np.max}
+        return reduce[spec.agg](x, axis=-1)
 
     def write_chunk(self, scenario: str, runs: np.ndarray, regional: Mapping[str, np.ndarray],
                     national: Mapping[str, np.ndarray], extra: Mapping[str, Any] | None = None) -> None:

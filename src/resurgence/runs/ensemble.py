@@ -166,7 +166,7 @@ def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: in
                        done, len(th.codes), budget=None if workers == 1 else 128 << 20)
         for si, ids, arrays, summ in execute(tasks, workers, backend):
             name = scs[si].name
-            if writer is not None:
+            if writer is not None and arrays is not None:
                 regional = {m.name: arrays[m.name] for m in specs if m.level == "region"}
                 national = {m.name: arrays[m.name] for m in specs if m.level == "national"}
                 writer.write_chunk(name, ids, regional, national,

@@ -8,12 +8,18 @@ import json
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any
+from typing import get_args as _get_args
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from resurgence.core.version import __version__
-from resurgence.scenario.schema import SCHEDULES, Scenario, scenario_from_dict, shipped_names
+from resurgence.scenario.schema import (
+    SCHEDULES,
+    ShockKind,
+    scenario_from_dict,
+    shipped_names,
+)
 from resurgence.web.jobs import QueueFull
 from resurgence.web.specs import (
     ApiError,
@@ -72,8 +78,7 @@ def _meta() -> dict[str, Any]:
     return {
         "levers": {k: {"default": d, "min": lo, "max": hi, "meaning": m}
                    for k, (d, lo, hi, m) in SCHEDULES.items()},
-        "shock_kinds": list(Scenario.model_fields["shocks"].annotation.__args__[0]
-                            .model_fields["kind"].annotation.__args__),
+        "shock_kinds": list(_get_args(ShockKind)),
         "regions": [{"code": c, "name": n} for c, n in zip(th.codes, th.names, strict=True)],
         "national_code": th.national_code,
         "bases": [b.name for b in th.bases],
