@@ -152,10 +152,10 @@ class LatentIntensity(MLEModel):
         P0 = np.eye(LAGS + 4) * 4.0
         P0[I_SLOPE, I_SLOPE] = 0.05 ** 2
         for col in RATIO_PRIOR:
-            k = RATIO_STATE[col]
-            assert k is not None  # every prior names a ratio state
-            a0[k] = np.log(RATIO_PRIOR[col][0])
-            P0[k, k] = RATIO_PRIOR[col][1] ** 2
+            ix = RATIO_STATE[col]
+            assert ix is not None  # every prior names a ratio state
+            a0[ix] = np.log(RATIO_PRIOR[col][0])
+            P0[ix, ix] = RATIO_PRIOR[col][1] ** 2
         self.ssm.initialize_known(a0, P0)
 
     @property
