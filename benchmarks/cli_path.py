@@ -67,7 +67,7 @@ def cli_run(a: argparse.Namespace) -> dict:
     ph = Phases()
     for m in ("begin", "advance", "outputs"):
         ph.wrap(Sim, m, "simulate")
-    ph.wrap(executors, "run_summaries", "reduce")
+    ph.wrap(executors, "run_outcomes", "reduce")
     ph.wrap(writer.BundleWriter, "_encode_and_commit", "write (writer thread)")
     ph.wrap(writer.BundleWriter, "write_chunk", "write_chunk (main thread, incl. queue wait)")
     ph.wrap(writer, "bundle_quantiles", "quantiles")

@@ -284,7 +284,7 @@ def child_ensemble(a: argparse.Namespace) -> None:
     res = run_ensemble([sc], a.runs, a.seed, weeks=a.weeks, workers=a.workers,
                        chunk_size=a.chunk_size, out=a.out)
     wall = time.perf_counter() - t0
-    s = res.summaries[sc.name]
+    s = res.outcomes[sc.name]
     print(json.dumps({"wall_s": wall, "runs": a.runs, "workers": a.workers,
                       "cpu_self_s": cpu_s() - c0,
                       "cpu_children_s": cpu_s(resource.RUSAGE_CHILDREN) - k0,

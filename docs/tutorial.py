@@ -73,7 +73,7 @@ res = resurgence.run([plan, cut], runs=RUNS, seed=1, weeks=WEEKS, out=OUT / "bun
                      overwrite=True)
 from resurgence.analysis.contrasts import contrast  # noqa: E402
 
-rows = contrast(res.summaries[plan.name], res.summaries[cut.name],
+rows = contrast(res.outcomes[plan.name], res.outcomes[cut.name],
                 ["is_attacks_y1", "is_fighters_end", "holds_ground_12m", "iran_influence_end"])
 table = pd.DataFrame([{"outcome": c.description, "unit": c.unit,
                        plan.name: fmt.interval(c.a[1], c.a[0], c.a[2], c.kind),

@@ -11,7 +11,7 @@
     python scripts/gen_param_table.py --what all      # everything, as one document
 
 Everything comes from the declarations in ``resurgence.model.mechanisms.*``, ``resurgence.calibration.obsmodel``,
-``resurgence.model.sim.PLAN``, ``resurgence.results.outcomes.SUMMARIES``, ``resurgence.scenario.schema.SCHEDULES``,
+``resurgence.model.sim.PLAN``, ``resurgence.results.outcomes.OUTCOMES``, ``resurgence.scenario.schema.SCHEDULES``,
 ``resurgence.calibration.cases`` and the shipped posterior, so the tables cannot drift from the code:
 regenerate and paste whenever a module, a case or the shipped posterior changes.
 """
@@ -101,10 +101,10 @@ def metrics_md() -> str:
 
 
 def outcomes_md() -> str:
-    from resurgence.results.bundle.outcomes import SUMMARIES
+    from resurgence.results.bundle.outcomes import OUTCOMES
 
     return _table(["outcome", "unit", "description"],
-                  [[f"`{s.name}`", s.unit, s.description] for s in SUMMARIES]) + "\n"
+                  [[f"`{s.name}`", s.unit, s.description] for s in OUTCOMES]) + "\n"
 
 
 def plan_md() -> str:

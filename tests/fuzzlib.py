@@ -129,7 +129,7 @@ def check_scenario_file(text: str | bytes, folder: Path) -> str:
         sc = load_scenario(path)
         res = run_ensemble([sc], 2, 1, weeks=min(sc.weeks, 6))
         finite = all(np.all(np.isfinite(np.asarray(v, float)))
-                     for s in res.summaries.values() for v in s.values())
+                     for s in res.outcomes.values() for v in s.values())
         out = "ok" if finite else "traceback"
     except (UserError, OSError) as exc:
         out = "clean" if "\n" not in str(exc) and str(exc) else "traceback"

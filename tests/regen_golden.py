@@ -24,7 +24,7 @@ import numpy as np
 from resurgence import __version__
 from resurgence.model.params import DEFAULTS_VERSION, defaults_digest
 from resurgence.model.sim import all_params
-from resurgence.results.outcomes import SUMMARY_BY_NAME
+from resurgence.results.outcomes import OUTCOME_BY_NAME
 from resurgence.runs.ensemble import EnsembleResult, run_ensemble
 
 PATH = Path(__file__).with_name("golden") / "summaries.json"
@@ -45,7 +45,7 @@ ABS_TOL = {"attacks": 1.0, "fighters": 1.0, "villages": 1.0, "bases": 0.5, "0-1"
 
 
 def statistic(name: str) -> str:
-    return "mean" if SUMMARY_BY_NAME[name].unit == "probability" else "median"
+    return "mean" if OUTCOME_BY_NAME[name].unit == "probability" else "median"
 
 
 def compute(result: EnsembleResult | None = None) -> dict[str, dict[str, float]]:
@@ -54,14 +54,14 @@ def compute(result: EnsembleResult | None = None) -> dict[str, dict[str, float]]
         result = run_ensemble(SPEC["scenarios"], SPEC["runs"], SPEC["seed"], weeks=SPEC["weeks"])
     out: dict[str, dict[str, float]] = {}
     for sc in SPEC["scenarios"]:
-        s = result.summaries[sc]
+        s = result.outcomes[sc]
         out[sc] = {name: float(f"{np.mean(s[name]) if statistic(name) == 'mean' else np.median(s[name]):.7g}")
                    for name in OUTCOMES}
     return out
 
 
 def tolerance(name: str, golden: float) -> float:
-    unit = SUMMARY_BY_NAME[name].unit
+    unit = OUTCOME_BY_NAME[name].unit
     return max(REL_TOL_BY_UNIT.get(unit, REL_TOL) * abs(golden), ABS_TOL[unit])
 
 

@@ -35,5 +35,5 @@ def test_ensemble_of_identical_scenarios_differs_by_zero(theatre) -> None:
     a = resolve("announced-2500", 12)
     b = a.model_copy(update={"name": "copy"})
     res = run_ensemble([a, b], 7, 3, chunk_size=3, posterior=resolve_posterior("shipped"))
-    for k, v in res.summaries["announced-2500"].items():
-        np.testing.assert_array_equal(v, res.summaries["copy"][k])
+    for k, v in res.outcomes["announced-2500"].items():
+        np.testing.assert_array_equal(v, res.outcomes["copy"][k])

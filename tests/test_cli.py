@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from resurgence.cli.app import app
 from resurgence.model.sim import PLAN, all_params
 from resurgence.results.bundle import Bundle
-from resurgence.results.outcomes import SUMMARIES
+from resurgence.results.outcomes import OUTCOMES
 from resurgence.scenario.schema import shipped_names
 
 CASE_2020 = ["announced-2500", "enablers-over-horizon", "escalation", "full-withdrawal",
@@ -119,7 +119,7 @@ def test_model_params_lists_parameters(cli) -> None:
 def test_model_outcomes(cli) -> None:
     r = cli("model", "outcomes")
     assert r.exit_code == 0
-    assert [row[0] for row in _rows(r.stdout, 1)] == [s.name for s in SUMMARIES]
+    assert [row[0] for row in _rows(r.stdout, 1)] == [s.name for s in OUTCOMES]
 
 
 def test_run_writes_a_bundle_duckdb_can_query(cli, tmp_path, theatre) -> None:
@@ -220,7 +220,7 @@ def test_compare_json(cli) -> None:
     d = json.loads(r.stdout)
     assert (d["a"], d["b"], d["runs"], d["seed"]) == ("stay-3000", "announced-2500", 30, 1)
     by = {c["summary"]: c for c in d["contrasts"]}
-    assert list(by) == [s.name for s in SUMMARIES]
+    assert list(by) == [s.name for s in OUTCOMES]
     att = by["is_attacks_y1"]
     assert att["kind"] == "quantiles"
     assert att["a_lo"] <= att["a_mid"] <= att["a_hi"]

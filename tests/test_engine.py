@@ -12,7 +12,7 @@ import pytest
 
 from resurgence.core.rng import run_generator
 from resurgence.model.sim import Sim, default_params, simulate_chunk
-from resurgence.results.outcomes import SUMMARIES
+from resurgence.results.outcomes import OUTCOMES
 from resurgence.runs.ensemble import resolve, run_ensemble
 from resurgence.scenario.schema import ScenarioError
 
@@ -99,9 +99,9 @@ def test_runs_are_independent_of_each_others_parameters(theatre, ref) -> None:
 
 
 def _summaries_equal(a, b) -> None:
-    for name in a.summaries:
-        for s in SUMMARIES:
-            np.testing.assert_array_equal(a.summaries[name][s.name], b.summaries[name][s.name],
+    for name in a.outcomes:
+        for s in OUTCOMES:
+            np.testing.assert_array_equal(a.outcomes[name][s.name], b.outcomes[name][s.name],
                                           err_msg=f"{name}.{s.name}")
 
 
@@ -110,7 +110,7 @@ def test_chunk_size_does_not_change_ensemble_results() -> None:
     one = run_ensemble(["stay-3000", "full-withdrawal"], chunk_size=250, **kw)
     many = run_ensemble(["stay-3000", "full-withdrawal"], chunk_size=7, **kw)
     _summaries_equal(one, many)
-    assert one.summaries["stay-3000"]["is_attacks_y1"].shape == (30,)
+    assert one.outcomes["stay-3000"]["is_attacks_y1"].shape == (30,)
 
 
 def test_worker_count_does_not_change_ensemble_results() -> None:
@@ -125,7 +125,7 @@ def test_ensemble_summaries_match_the_engine(theatre) -> None:
     res = run_ensemble(["stay-3000"], 10, 7, weeks=WEEKS, chunk_size=4)
     arr = _sim(theatre, run_ids=range(10))
     want = arr["is_attacks"][:, :52].sum(axis=(1, 2), dtype=np.float64)
-    np.testing.assert_array_equal(res.summaries["stay-3000"]["is_attacks_y1"], want)
+    np.testing.assert_array_equal(res.outcomes["stay-3000"]["is_attacks_y1"], want)
 
 
 # --- common random numbers -------------------------------------------------------------------
@@ -133,8 +133,8 @@ def test_ensemble_summaries_match_the_engine(theatre) -> None:
 def test_identical_scenarios_have_zero_paired_differences(variant) -> None:
     twin = variant("stay-3000", "stay-3000-twin")
     res = run_ensemble(["stay-3000", twin], 40, 11, weeks=52)
-    a, b = res.summaries["stay-3000"], res.summaries["stay-3000-twin"]
-    for s in SUMMARIES:
+    a, b = res.outcomes["stay-3000"], res.outcomes["stay-3000-twin"]
+    for s in OUTCOMES:
         np.testing.assert_array_equal(b[s.name] - a[s.name], 0.0, err_msg=s.name)
     assert np.std(a["is_attacks_y1"]) > 0  # runs differ from each other, just not across twins
 
@@ -142,9 +142,9 @@ def test_identical_scenarios_have_zero_paired_differences(variant) -> None:
 def test_paired_differences_are_much_tighter_than_unpaired() -> None:
     paired = run_ensemble(["stay-3000", "announced-2500"], 100, 1, weeks=52)
     other_seed = run_ensemble(["announced-2500"], 100, 2, weeks=52)
-    a = paired.summaries["stay-3000"]
-    b = paired.summaries["announced-2500"]
-    c = other_seed.summaries["announced-2500"]
+    a = paired.outcomes["stay-3000"]
+    b = paired.outcomes["announced-2500"]
+    c = other_seed.outcomes["announced-2500"]
     for name in ("is_attacks_y1", "is_fighters_end", "is_villages_end", "militia_attacks_us",
                  "iran_influence_end", "pressure_mean", "host_strength_mean"):
         sd_paired, sd_unpaired = np.std(b[name] - a[name]), np.std(c[name] - a[name])

@@ -112,6 +112,6 @@ def test_fuzz_api_runs(client, doc, runs, posterior) -> None:
     if out == "ok":  # accepted: it runs to finite outcomes (not the server's own check)
         (scs,) = client.submitted
         res = run_ensemble(scs, 2, 1, weeks=6)
-        for s in res.summaries.values():
+        for s in res.outcomes.values():
             for v in s.values():
                 assert np.all(np.isfinite(np.asarray(v, float))), payload[:300]

@@ -75,7 +75,7 @@ def test_golden_has_the_withdrawal_contrast(golden) -> None:
 
 def test_tolerance_catches_a_material_change(golden) -> None:
     """Negative control: a shift of 5% (or twice the absolute floor) in any outcome is reported."""
-    floor = {k: regen.ABS_TOL[regen.SUMMARY_BY_NAME[k].unit] for k in regen.OUTCOMES}
+    floor = {k: regen.ABS_TOL[regen.OUTCOME_BY_NAME[k].unit] for k in regen.OUTCOMES}
     shifted = {sc: {k: v + max(0.05 * abs(v), 2 * floor[k]) for k, v in vals.items()}
                for sc, vals in golden["values"].items()}
     bad = regen.differences(golden, shifted)

@@ -139,7 +139,7 @@ def test_protests_cut_federal_host_strength_but_not_kurdistan(simulate, variant,
 # --- withdrawal (C3, C12, C22, C26) -----------------------------------------------------------
 
 def test_full_withdrawal_resurgence_iran_and_leverage(shipped):
-    a, b = shipped.summaries["announced-2500"], shipped.summaries["full-withdrawal"]
+    a, b = shipped.outcomes["announced-2500"], shipped.outcomes["full-withdrawal"]
     for name, rel in (("is_attacks_y2", 1.3), ("is_fighters_end", 1.2), ("is_villages_end", 1.5)):
         assert med(b[name]) > rel * med(a[name]), name
         assert np.mean(b[name] > a[name]) > 0.9, name
@@ -151,9 +151,9 @@ def test_full_withdrawal_resurgence_iran_and_leverage(shipped):
 
 
 def test_enablers_over_horizon_sits_between(shipped):
-    a = shipped.summaries["announced-2500"]
-    oth = shipped.summaries["enablers-over-horizon"]
-    fw = shipped.summaries["full-withdrawal"]
+    a = shipped.outcomes["announced-2500"]
+    oth = shipped.outcomes["enablers-over-horizon"]
+    fw = shipped.outcomes["full-withdrawal"]
     for name in ("is_attacks_y1", "is_attacks_y2", "is_fighters_end"):
         assert med(a[name]) < med(oth[name]) < med(fw[name]), name
         assert np.mean((a[name] <= oth[name]) & (oth[name] <= fw[name])) > 0.9, name
@@ -215,9 +215,9 @@ def test_strike_forces_a_militia_campaign_and_a_pressure_jump(simulate, variant)
 
 
 def test_escalation_with_responsive_policy_orders_exit(shipped, simulate, variant):
-    s = shipped.summaries["escalation"]
+    s = shipped.outcomes["escalation"]
     assert s["exit_ordered"].mean() > 0.9
-    assert np.all(shipped.summaries["announced-2500"]["exit_ordered"] == 0)
+    assert np.all(shipped.outcomes["announced-2500"]["exit_ordered"] == 0)
     esc = simulate("escalation")
     ordered = esc["exit_ordered"][:, -1] > 0
     assert ordered.mean() > 0.9

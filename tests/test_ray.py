@@ -14,8 +14,8 @@ def test_ray_backend_matches_local():
     local = run_ensemble(["stay-3000", "full-withdrawal"], **kw)
     remote = run_ensemble(["stay-3000", "full-withdrawal"], workers=2, backend="ray", **kw)
     for sc in ("stay-3000", "full-withdrawal"):
-        for k, v in local.summaries[sc].items():
-            np.testing.assert_array_equal(v, remote.summaries[sc][k])
+        for k, v in local.outcomes[sc].items():
+            np.testing.assert_array_equal(v, remote.outcomes[sc][k])
     ray.shutdown()
 
 

@@ -315,8 +315,8 @@ def test_unknown_parameter_override(tmp_path) -> None:
 def test_parameter_override_applies(tmp_path, theatre) -> None:
     path = write(tmp_path, "fast", 'name = "fast"\nbase = "stay-3000"\n[params]\nattack_rate = 0.035\n')
     res = run_ensemble(["stay-3000", load_scenario(path)], 20, 3, weeks=26)
-    a = res.summaries["stay-3000"]["is_attacks_y1"]
-    b = res.summaries["fast"]["is_attacks_y1"]
+    a = res.outcomes["stay-3000"]["is_attacks_y1"]
+    b = res.outcomes["fast"]["is_attacks_y1"]
     assert np.all(b > 1.6 * a)
 
 

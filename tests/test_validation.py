@@ -84,7 +84,7 @@ def test_every_parameter_at_its_bounds_gives_finite_outcomes() -> None:
         lo, hi, lo_open, _ = p.support()
         for v in [hi] + ([lo] if not lo_open else [lo + 1e-9 * max(1.0, abs(hi))]):
             res = run_ensemble([sc.model_copy(update={"params": {p.name: v}})], 2, 1)
-            for k, x in res.summaries["edge"].items():
+            for k, x in res.outcomes["edge"].items():
                 assert np.all(np.isfinite(np.asarray(x, float))), (p.name, v, k)
 
 

@@ -486,7 +486,7 @@ def runs_cleanly(scenarios) -> None:
     from resurgence.runs.ensemble import run_ensemble
 
     res = run_ensemble(scenarios, 2, 1, weeks=min(scenarios[0].weeks, 8))
-    for name, summ in res.summaries.items():
+    for name, summ in res.outcomes.items():
         for k, v in summ.items():
             assert np.all(np.isfinite(np.asarray(v, float))), (name, k)
 

@@ -62,7 +62,7 @@ def compare(a, b, runs: int = 200, seed: int = 1, *, posterior="shipped", **kwar
     if sb.name == sa.name:
         sb = sb.model_copy(update={"name": f"{sb.name}-b"})
     res = run_ensemble([sa, sb], runs, seed, posterior=_posterior(posterior, sa.start), **kwargs)
-    return contrast(res.summaries[sa.name], res.summaries[sb.name])
+    return contrast(res.outcomes[sa.name], res.outcomes[sb.name])
 
 
 def forecast(*args, **kwargs):

@@ -188,7 +188,7 @@ def compute_brief(case: str = "iraq-2020", *, runs: int = 300, seed: int = 1,
     res = run_ensemble(scs, runs, seed, out=out / "bundle", posterior=post, workers=workers,
                        overwrite=True, metrics=BUNDLE_METRICS, progress=progress,
                        manifest_extra={"brief": {"case": c.name, "reference": REFERENCE}})
-    summ = res.summaries
+    summ = res.outcomes
     bundle = res.open()
     say("contrasts, claims and maps")
     learning = (learning_ratios(post, {p.name: p for p in full_specs()}, c.prior_overrides)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from resurgence.results.outcomes import SUMMARY_BY_NAME
+from resurgence.results.outcomes import OUTCOME_BY_NAME
 
 Summ = dict[str, dict[str, np.ndarray]]
 
@@ -218,7 +218,7 @@ def unit_of(claim: Claim) -> str:
             else "probability"
     if claim.summary in DERIVED_UNITS:
         return DERIVED_UNITS[claim.summary]
-    return SUMMARY_BY_NAME[claim.summary].unit
+    return OUTCOME_BY_NAME[claim.summary].unit
 
 
 def _derived(summ: dict[str, np.ndarray], name: str) -> np.ndarray:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from resurgence.results.outcomes import SUMMARIES, SUMMARY_BY_NAME
+from resurgence.results.outcomes import OUTCOME_BY_NAME, OUTCOMES
 
 QUANTS = (0.1, 0.5, 0.9)
 
@@ -49,8 +49,8 @@ def contrast(a: dict[str, np.ndarray], b: dict[str, np.ndarray],
     """Paired contrasts B - A. Counts and indices: quantiles across runs of each scenario and
     of the per-run difference. Probabilities: means with 80% bootstrap intervals."""
     out = []
-    for name in names or [s.name for s in SUMMARIES]:
-        s = SUMMARY_BY_NAME[name]
+    for name in names or [s.name for s in OUTCOMES]:
+        s = OUTCOME_BY_NAME[name]
         xa, xb = a[name], b[name]
         d = xb - xa
         if s.unit == "probability":

@@ -51,7 +51,7 @@ from resurgence.calibration.posterior import Posterior
 from resurgence.core.errors import ArgumentError
 from resurgence.model.params import ParamSet
 from resurgence.model.sim import PLAN, Sim, all_params
-from resurgence.results.outcomes import SUMMARY_BY_NAME
+from resurgence.results.outcomes import OUTCOME_BY_NAME
 from resurgence.runs.ensemble import resolve, spun_up
 from resurgence.runs.executors import executor
 from resurgence.scenario.drivers import compile_drivers
@@ -113,7 +113,7 @@ def outcomes(x: dict[str, np.ndarray], theatre: Theatre, sc: Scenario) -> dict[s
     h2 = (d >= np.datetime64("2021-07-01")) & (d <= np.datetime64("2021-12-31"))
     out = {"is_attacks_2021h2": x["is_attacks"][:, h2].sum(axis=(1, 2), dtype=np.float64)}
     for k in ("holds_ground_24m", "iran_influence_end", "militia_attacks_us"):
-        out[k] = SUMMARY_BY_NAME[k].fn(x, theatre, grid)
+        out[k] = OUTCOME_BY_NAME[k].fn(x, theatre, grid)
     return out
 
 

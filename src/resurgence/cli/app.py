@@ -80,7 +80,7 @@ def run(scenario: Annotated[str, typer.Argument(help="Shipped scenario name or p
                            overwrite=overwrite, progress=lambda k: prog.advance(task, k),
                            posterior=post, backend=backend, metrics=_metrics(metrics),
                            resume=resume)
-    s = res.summaries[sc.name]
+    s = res.outcomes[sc.name]
     table = Table(title=f"{sc.name}: {runs} runs, seed {seed}, {sc.weeks} weeks from {sc.start}")
     for col in ("outcome", "P10", "median (mean for probabilities)", "P90"):
         table.add_column(col, justify="right" if col != "outcome" else "left")
@@ -146,7 +146,7 @@ def compare(a: Annotated[str, typer.Argument(help="Reference scenario (name or p
         res = run_ensemble([sa, sb], runs, seed, out=out, workers=workers, chunk_size=chunk_size,
                            overwrite=overwrite, progress=lambda k: prog.advance(task, k),
                            posterior=post, backend=backend, metrics=_metrics(metrics))
-    rows = contrast(res.summaries[sa.name], res.summaries[sb.name])
+    rows = contrast(res.outcomes[sa.name], res.outcomes[sb.name])
     if as_json:
         print(json.dumps({"a": sa.name, "b": sb.name, "runs": runs, "seed": seed,
                           "contrasts": [r.as_dict() for r in rows]}, indent=1))
@@ -266,12 +266,12 @@ def model_params(module: Annotated[str | None, typer.Option(help="Only this modu
 @model_app.command("outcomes")
 def model_outcomes() -> None:
     """List the per-run outcomes that run/compare report."""
-    from resurgence.results.outcomes import SUMMARIES
+    from resurgence.results.outcomes import OUTCOMES
 
     table = Table(title="per-run outcomes")
     for col in ("name", "unit", "description"):
         table.add_column(col)
-    for s in SUMMARIES:
+    for s in OUTCOMES:
         table.add_row(s.name, s.unit, s.description)
     console.print(table)
 

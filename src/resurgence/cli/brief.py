@@ -115,7 +115,7 @@ def claims_cmd(
                            progress=lambda k: prog.advance(task, k))
     learning = (learning_ratios(post, {p.name: p for p in full_specs()},
                                 get_case(post.case).prior_overrides) if post else {})
-    df = evaluate(res.summaries, learning)
+    df = evaluate(res.outcomes, learning)
     if as_json:
         print(df.to_json(orient="records", indent=1))
         return

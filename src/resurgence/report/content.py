@@ -181,9 +181,9 @@ UNITS = {"attacks": "model count, CTC Sentinel scale", "fighters": "fighters",
 
 
 def _unit(outcome: str) -> str:
-    from resurgence.results.outcomes import SUMMARY_BY_NAME
+    from resurgence.results.outcomes import OUTCOME_BY_NAME
 
-    u = SUMMARY_BY_NAME[outcome].unit
+    u = OUTCOME_BY_NAME[outcome].unit
     if outcome == "militia_attacks_us":
         return "model count"
     return UNITS.get(u, u)

@@ -1,6 +1,6 @@
-"""Per-run summaries: the scalar outcomes that scenario contrasts and claims are read from.
+"""Per-run outcomes: the scalars that scenario contrasts and claims are read from.
 
-Each summary maps one run's weekly series to a number (e.g. IS attacks in the first year,
+Each outcome maps one run's weekly series to a number (e.g. IS attacks in the first year,
 whether IS holds ground within 12 months). They are computed in the workers for every
 chunk, so contrasts never need the full series in memory.
 """
@@ -19,7 +19,7 @@ Arrays = dict[str, np.ndarray]
 
 
 @dataclass(frozen=True)
-class Summary:
+class Outcome:
     name: str
     unit: str
     description: str
@@ -79,42 +79,42 @@ def _mean(metric: str, w0: int = 0, w1: int = 10**6):
     return f
 
 
-SUMMARIES: list[Summary] = [
-    Summary("is_attacks_y1", "attacks", "IS attacks, first 52 weeks", _total("is_attacks", 0, 52)),
-    Summary("is_attacks_y2", "attacks", "IS attacks, weeks 53-104", _total("is_attacks", 52, 104)),
-    Summary("is_attacks_liberated_y1", "attacks", "IS attacks in liberated governorates, first 52 weeks",
+OUTCOMES: list[Outcome] = [
+    Outcome("is_attacks_y1", "attacks", "IS attacks, first 52 weeks", _total("is_attacks", 0, 52)),
+    Outcome("is_attacks_y2", "attacks", "IS attacks, weeks 53-104", _total("is_attacks", 52, 104)),
+    Outcome("is_attacks_liberated_y1", "attacks", "IS attacks in liberated governorates, first 52 weeks",
             _total("is_attacks", 0, 52, "liberated")),
-    Summary("is_attacks_outside_core", "attacks", "IS attacks outside the northern belt, Kurdistan and the capital",
+    Outcome("is_attacks_outside_core", "attacks", "IS attacks outside the northern belt, Kurdistan and the capital",
             _total("is_attacks", mask="outside_core")),
-    Summary("is_attacks_infra", "attacks", "IS attacks on infrastructure, whole horizon",
+    Outcome("is_attacks_infra", "attacks", "IS attacks on infrastructure, whole horizon",
             _total("is_attacks_infra")),
-    Summary("is_fighters_end", "fighters", "IS fighters at the end", _end("is_fighters")),
-    Summary("is_villages_end", "villages", "IS-held or contested villages at the end", _end("is_villages")),
-    Summary("holds_ground_6m", "probability", "IS holds ground within 26 weeks", _ever("is_holds_ground", 26)),
-    Summary("holds_ground_12m", "probability", "IS holds ground within 52 weeks", _ever("is_holds_ground", 52)),
-    Summary("holds_ground_24m", "probability", "IS holds ground within 104 weeks", _ever("is_holds_ground", 104)),
-    Summary("collapse_any", "probability", "host forces collapse in some governorate", _ever("collapsed", 10**6)),
-    Summary("militia_attacks_us", "attacks", "militia attacks on US sites, whole horizon",
+    Outcome("is_fighters_end", "fighters", "IS fighters at the end", _end("is_fighters")),
+    Outcome("is_villages_end", "villages", "IS-held or contested villages at the end", _end("is_villages")),
+    Outcome("holds_ground_6m", "probability", "IS holds ground within 26 weeks", _ever("is_holds_ground", 26)),
+    Outcome("holds_ground_12m", "probability", "IS holds ground within 52 weeks", _ever("is_holds_ground", 52)),
+    Outcome("holds_ground_24m", "probability", "IS holds ground within 104 weeks", _ever("is_holds_ground", 104)),
+    Outcome("collapse_any", "probability", "host forces collapse in some governorate", _ever("collapsed", 10**6)),
+    Outcome("militia_attacks_us", "attacks", "militia attacks on US sites, whole horizon",
             _total("militia_attacks_us")),
-    Summary("iran_influence_end", "0-1", "Iranian influence at the end (population mean)",
+    Outcome("iran_influence_end", "0-1", "Iranian influence at the end (population mean)",
             _end("iran_influence", "popmean")),
-    Summary("us_leverage_end", "index", "US leverage at the end", _end("us_leverage")),
-    Summary("pressure_mean", "0-1", "mean pressure to expel US forces", _mean("political_pressure")),
-    Summary("exit_ordered", "probability", "the government orders US forces out", _ever("exit_ordered", 10**6)),
-    Summary("host_strength_mean", "index", "mean host strength (population mean)", _mean("host_strength")),
-    Summary("be_coordination_end", "0-1", "Baghdad-Erbil coordination at the end", _end("be_coordination")),
-    Summary("bases_open_end", "bases", "open US bases at the end", _end("bases_open")),
-    Summary("us_troops_end", "troops", "US troops at the end", _end("us_troops")),
-    Summary("host_capability_end", "index", "host-force capability at the end", _end("host_capability")),
-    Summary("militia_strength_end", "index", "militia strength at the end", _end("militia_strength")),
-    Summary("is_removed_air", "fighters", "IS fighters removed by air strikes, whole horizon",
+    Outcome("us_leverage_end", "index", "US leverage at the end", _end("us_leverage")),
+    Outcome("pressure_mean", "0-1", "mean pressure to expel US forces", _mean("political_pressure")),
+    Outcome("exit_ordered", "probability", "the government orders US forces out", _ever("exit_ordered", 10**6)),
+    Outcome("host_strength_mean", "index", "mean host strength (population mean)", _mean("host_strength")),
+    Outcome("be_coordination_end", "0-1", "Baghdad-Erbil coordination at the end", _end("be_coordination")),
+    Outcome("bases_open_end", "bases", "open US bases at the end", _end("bases_open")),
+    Outcome("us_troops_end", "troops", "US troops at the end", _end("us_troops")),
+    Outcome("host_capability_end", "index", "host-force capability at the end", _end("host_capability")),
+    Outcome("militia_strength_end", "index", "militia strength at the end", _end("militia_strength")),
+    Outcome("is_removed_air", "fighters", "IS fighters removed by air strikes, whole horizon",
             _total("is_removed_air")),
-    Summary("villages_cleared", "villages", "villages cleared by host operations, whole horizon",
+    Outcome("villages_cleared", "villages", "villages cleared by host operations, whole horizon",
             _total("villages_cleared")),
-    Summary("is_inflow", "fighters", "IS fighters arriving from Syria, whole horizon", _total("is_inflow")),
+    Outcome("is_inflow", "fighters", "IS fighters arriving from Syria, whole horizon", _total("is_inflow")),
 ]
-SUMMARY_BY_NAME = {s.name: s for s in SUMMARIES}
+OUTCOME_BY_NAME = {s.name: s for s in OUTCOMES}
 
 
-def run_summaries(arrays: Arrays, theatre: Theatre, grid: WeekGrid) -> dict[str, np.ndarray]:
-    return {s.name: s.fn(arrays, theatre, grid) for s in SUMMARIES}
+def run_outcomes(arrays: Arrays, theatre: Theatre, grid: WeekGrid) -> dict[str, np.ndarray]:
+    return {s.name: s.fn(arrays, theatre, grid) for s in OUTCOMES}

@@ -27,7 +27,7 @@ from resurgence.core.version import __version__
 from resurgence.model.params import DEFAULTS_VERSION, ParamSet, defaults_digest
 from resurgence.model.sim import all_metrics, all_params, default_params
 from resurgence.results.bundle import Bundle, BundleWriter
-from resurgence.results.outcomes import SUMMARIES
+from resurgence.results.outcomes import OUTCOMES
 from resurgence.runs.executors import EnsembleTask, execute, map_runs
 from resurgence.runs.prepare import chunks, resolve, scenario_params, simulate_spun, spun_up
 from resurgence.scenario.drivers import compile_drivers
@@ -69,7 +69,7 @@ class EnsembleResult:
     scenarios: list[Scenario]
     runs: int
     seed: int
-    summaries: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    outcomes: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     bundle: Path | None = None
     wall_time_s: float = 0.0
 
@@ -139,7 +139,7 @@ def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: in
         scenario_params(sc, probe)
     theatre_ref = str(th.source_dir) if th.name != "iraq" else "iraq"
     result = EnsembleResult(scs, runs, seed)
-    result.summaries = {sc.name: {s.name: np.full(runs, np.nan) for s in SUMMARIES} for sc in scs}
+    result.outcomes = {sc.name: {s.name: np.full(runs, np.nan) for s in OUTCOMES} for sc in scs}
     extra = dict(manifest_extra or {})
     if posterior is not None:
         extra["posterior"] = posterior.manifest_entry()
@@ -158,7 +158,7 @@ def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: in
         for (name, _first), rec in done.items():
             ids = np.arange(rec["runs"][0], rec["runs"][1] + 1)
             for k, v in rec["summaries"].items():
-                result.summaries[name][k][ids] = v
+                result.outcomes[name][k][ids] = v
             if progress:
                 progress(len(ids))
         keep = {m.name for m in specs} if writer is not None else None
@@ -172,7 +172,7 @@ def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: in
                 writer.write_chunk(name, ids, regional, national,
                                    extra={"summaries": {k: v.tolist() for k, v in summ.items()}})
             for k, v in summ.items():
-                result.summaries[name][k][ids] = v
+                result.outcomes[name][k][ids] = v
             if progress:
                 progress(len(ids))
         if writer is not None:

@@ -26,7 +26,7 @@ import numpy as np
 from resurgence.core.errors import ArgumentError
 from resurgence.core.timegrid import WeekGrid
 from resurgence.model.params import ParamSet
-from resurgence.results.outcomes import run_summaries
+from resurgence.results.outcomes import run_outcomes
 from resurgence.runs.branch import simulate_branched
 from resurgence.runs.prepare import simulate_spun
 from resurgence.scenario.schema import Scenario
@@ -168,7 +168,7 @@ def _iter_work(task: EnsembleTask) -> Iterator[ChunkResult]:
     by_index = {i: sc for i, sc, _ in task.items}
     for si, out in simulate_branched(task.items, theatre, task.run_ids, task.seed, task.spinup):
         sc = by_index[si]
-        summ = run_summaries(out, theatre, WeekGrid(sc.start, sc.weeks))
+        summ = run_outcomes(out, theatre, WeekGrid(sc.start, sc.weeks))
         # without a bundle only the per-run outcomes travel back (not ~70 MB of series a chunk)
         kept = ({k: v for k, v in out.items() if k in task.keep}
                 if task.keep is not None else None)

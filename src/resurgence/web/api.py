@@ -71,7 +71,7 @@ def health(state: State) -> dict[str, Any]:
 @functools.lru_cache(maxsize=1)
 def _meta() -> dict[str, Any]:
     from resurgence.model.sim import all_metrics
-    from resurgence.results.outcomes import SUMMARIES
+    from resurgence.results.outcomes import OUTCOMES
     from resurgence.web.specs import _theatre
 
     th = _theatre()
@@ -85,7 +85,7 @@ def _meta() -> dict[str, Any]:
         "metrics": [{"name": m.name, "unit": m.unit, "description": m.description,
                      "level": m.level} for m in all_metrics()],
         "outcomes": [{"name": s.name, "unit": s.unit, "description": s.description}
-                     for s in SUMMARIES],
+                     for s in OUTCOMES],
         "posteriors": ["shipped", "none"],
     }
 

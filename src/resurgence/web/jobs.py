@@ -81,7 +81,7 @@ def execute(job_id: str, out: str, kind: str, scenarios: list[Scenario], runs: i
                        progress=partial(_report, job_id, "progress"),
                        manifest_extra={"web_job": {"id": job_id, "kind": kind,
                                                    "posterior": posterior}})
-    summary = summarise(kind, res.summaries, [s.name for s in scenarios])
+    summary = summarise(kind, res.outcomes, [s.name for s in scenarios])
     summary["wall_time_s"] = round(res.wall_time_s, 3)
     return summary
 
