@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import scoringrules as sr
 
 from resurgence.calibration import baseline as bl
 from resurgence.calibration import naive
@@ -105,6 +104,9 @@ def monthly_history(obs: pd.DataFrame, origin: dt.date) -> dict[str, tuple[np.nd
 
 
 def score(obs: float, ens: np.ndarray) -> dict[str, float]:
+    # scoringrules compiles Numba kernels when imported (~5 CPU-s): only where scores are made
+    import scoringrules as sr
+
     ens = np.asarray(ens, float)
     rec = {"crps": float(sr.crps_ensemble(obs, ens)),
            "logs": float(sr.logs_ensemble(np.log1p(obs), np.log1p(ens)) + np.log1p(obs)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -12,8 +13,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from resurgence.analysis.sensitivity import BASE_SCENARIO, OUTPUTS, top_factors  # noqa: E402
-from resurgence.calibration.backtest import BacktestResult  # noqa: E402
 from resurgence.core.atomic import atomic_output_path  # noqa: E402
+
+if TYPE_CHECKING:  # the backtest stack (statsmodels) is not loaded to draw other figures
+    from resurgence.calibration.backtest import BacktestResult
 
 
 def fit_figure(rows: pd.DataFrame, draws: np.ndarray, path: str | Path) -> Path:
