@@ -194,3 +194,18 @@ def test_like_with_like_claims(brief):
     assert c.loc["C9", "unit"] == "militia attacks on US sites per month"
     assert c.loc["C20", "unit"].startswith("IS attacks per month")
     assert 1 < c.loc["C9", "effect_median"] < 40 and 50 < c.loc["C20", "effect_median"] < 500
+
+
+def test_variants_are_scenario_files_with_the_ramp():
+    """The claim variants are TOML files under scenario/variants, loadable by name like a
+    shipped scenario (not listed with them); the enabler ramp the brief quotes is theirs."""
+    from resurgence.analysis.claims import RAMP
+    from resurgence.scenario.schema import load_scenario, shipped_names, variant_names
+
+    assert set(VARIANTS) == set(variant_names()) and not set(VARIANTS) & set(shipped_names())
+    for name in ("no-isr", "no-air", "no-training", "no-planning"):
+        sc = load_scenario(name)
+        lever = name.removeprefix("no-")
+        pts = [p for p in sc.schedule(lever) if p[0].isoformat() >= RAMP[0]]
+        assert [p[0].isoformat() for p in pts] == list(RAMP) and [v for _, v in pts] == [1.0, 0.0]
+        assert sc.base == "announced-2500"

@@ -34,7 +34,7 @@ from resurgence.core.version import __version__
 from resurgence.model.params import DEFAULTS_VERSION
 from resurgence.results.bundle import Bundle
 from resurgence.runs.ensemble import resolve, run_ensemble
-from resurgence.scenario.schema import Scenario, scenario_from_dict
+from resurgence.scenario.schema import Scenario
 from resurgence.theatre.theatre import load_theatre
 
 SHIPPED = ["stay-3000", "announced-2500", "full-withdrawal", "enablers-over-horizon",
@@ -98,7 +98,7 @@ def _all_scenarios() -> list[Scenario]:
     out = [resolve(n) for n in SHIPPED]
     for name in [*scenarios_needed(), *ENABLERS.values()]:
         if name in VARIANTS and name not in {s.name for s in out}:
-            out.append(scenario_from_dict({"name": name, **VARIANTS[name]}, f"variant {name}"))
+            out.append(resolve(name))
     return out
 
 

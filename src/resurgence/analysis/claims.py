@@ -26,48 +26,14 @@ import numpy as np
 import pandas as pd
 
 from resurgence.results.outcomes import OUTCOME_BY_NAME
+from resurgence.scenario.schema import variant_names
 
 Summ = dict[str, dict[str, np.ndarray]]
 
-# inline scenario variants used by checks (each overlays announced-2500 from mid-January 2021)
-RAMP = ("2021-01-15", "2021-06-30")
-
-
-def _lever_off(lever: str, label: str) -> dict:
-    return {"base": "announced-2500", "title": f"announced-2500 without {label}",
-            "description": f"The announced plan (3,000 to 2,500 troops by mid-January 2021), but "
-                           f"{label} ramps down to zero between {RAMP[0]} and {RAMP[1]}; the "
-                           f"other enablers continue.",
-            "schedules": {lever: [[RAMP[0], 1.0], [RAMP[1], 0.0]]}}
-
-
-def _on_plan(title: str, what: str, **over) -> dict:
-    return {"base": "announced-2500", "title": title,
-            "description": f"The announced plan (3,000 to 2,500 troops by mid-January 2021) with "
-                           f"{what}.", **over}
-
-
-VARIANTS: dict[str, dict] = {
-    "no-isr": _lever_off("isr", "ISR (intelligence, surveillance, reconnaissance)"),
-    "no-air": _lever_off("air", "air support"),
-    "no-training": _lever_off("training", "training and advice"),
-    "no-planning": _lever_off("planning", "planning support"),
-    "poor-coordination": _on_plan("weaker branch coordination",
-                                  "weaker coordination between Iraqi security branches "
-                                  "(branch_coordination 0.6)",
-                                  params={"branch_coordination": 0.6}),
-    "no-closure-feedback": _on_plan("bases ignore militia attacks",
-                                    "no base closures caused by militia attacks "
-                                    "(closure_hazard_per_attack 0)",
-                                    params={"closure_hazard_per_attack": 0.0}),
-    "syria-chaos": _on_plan("renewed chaos in Syria",
-                            "Syrian instability tripling between 1 January and 1 April 2021",
-                            schedules={"syria_instability": [["2021-01-01", 1.0],
-                                                             ["2021-04-01", 3.0]]}),
-    "detente": _on_plan("US-Iran detente (a return to the nuclear deal)",
-                        "US-Iran tension halving between 1 February and 1 June 2021",
-                        schedules={"us_iran_tension": [["2021-02-01", 1.0], ["2021-06-01", 0.5]]}),
-}
+#: the claim-check variants (``scenario/variants/*.toml``, each overlaying announced-2500)
+VARIANTS: tuple[str, ...] = tuple(variant_names())
+#: the enabler ramp of the ``no-<enabler>`` variants (their TOML schedules; a test checks they agree)
+RAMP: tuple[str, str] = ("2021-01-15", "2021-06-30")
 
 
 @dataclass(frozen=True)

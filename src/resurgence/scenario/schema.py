@@ -184,8 +184,16 @@ def shipped_names() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
+def variant_names() -> list[str]:
+    """The claim-check variants (``scenario/variants/*.toml``): each overlays a shipped
+    scenario; loadable by name like a shipped one, not listed with them."""
+    folder = resources.files("resurgence.scenario") / "variants"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
 def _read_shipped(name: str) -> tuple[str, dict]:
-    res = resources.files("resurgence.scenario") / "shipped" / f"{name}.toml"
+    folder = "shipped" if name in shipped_names() else "variants"
+    res = resources.files("resurgence.scenario") / folder / f"{name}.toml"
     label = f"{name}.toml"
     return label, toml_limits.loads(res.read_text(encoding="utf-8"), label)
 
@@ -245,7 +253,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         real = p.resolve()
         return _resolve(label, data, real, real.parent)
     name = str(name_or_path)
-    if name not in shipped_names():
+    if name not in shipped_names() and name not in variant_names():
         raise ScenarioError(f"unknown scenario {name[:80]!r}: expected a file path or one of "
                             f"{', '.join(shipped_names())}")
     label, data = _read_shipped(name)
