@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from resurgence.analysis.brief import _all_scenarios
+from resurgence.analysis.brief import all_scenarios
 from resurgence.calibration.posterior import resolve_posterior
 from resurgence.runs.branch import divergence, simulate_branched
 from resurgence.runs.ensemble import resolve, run_ensemble, scenario_params, simulate_spun, spun_up
@@ -13,7 +13,7 @@ from resurgence.scenario.drivers import compile_drivers
 
 def test_branched_equals_each_scenario_alone(theatre) -> None:
     post = resolve_posterior("shipped")
-    scs = [resolve(s, 30) for s in _all_scenarios()]  # the brief's 15
+    scs = [resolve(s, 30) for s in all_scenarios()]  # the brief's 15
     assert len(scs) >= 15 and len({s.start for s in scs}) == 1
     ids = np.arange(3, 9)
     ps = post.paramset(ids)

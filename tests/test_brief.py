@@ -178,11 +178,11 @@ def test_page_order_and_linked_manifest(brief):
 
 
 def test_variants_describe_themselves():
-    from resurgence.analysis.brief import _all_scenarios
+    from resurgence.analysis.brief import all_scenarios
     from resurgence.scenario.schema import load_scenario
 
     plan = load_scenario(REFERENCE).description
-    scs = {s.name: s for s in _all_scenarios()}
+    scs = {s.name: s for s in all_scenarios()}
     for name in VARIANTS:
         assert scs[name].description and scs[name].description != plan, name
     assert "ISR" in scs["no-isr"].description and "2021-06-30" in scs["no-isr"].description

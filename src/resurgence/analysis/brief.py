@@ -94,7 +94,7 @@ class BriefData:
             ["pathway", "label", "ref_mid", "mid", "effect_mid", "effect_lo", "effect_hi", "kind"]]
 
 
-def _all_scenarios() -> list[Scenario]:
+def all_scenarios() -> list[Scenario]:
     out = [resolve(n) for n in SHIPPED]
     for name in [*scenarios_needed(), *ENABLERS.values()]:
         if name in VARIANTS and name not in {s.name for s in out}:
@@ -183,7 +183,7 @@ def compute_brief(case: str = "iraq-2020", *, runs: int = 300, seed: int = 1,
     out.mkdir(parents=True, exist_ok=True)
     post = resolve_posterior(posterior, c.name)
     say = stage or (lambda s: None)
-    scs = _all_scenarios()
+    scs = all_scenarios()
     say(f"simulating {len(scs)} scenarios x {runs} runs")
     res = run_ensemble(scs, runs, seed, out=out / "bundle", posterior=post, workers=workers,
                        overwrite=True, metrics=BUNDLE_METRICS, progress=progress,

@@ -100,7 +100,7 @@ def claims_cmd(
 ) -> None:
     """Run the executable check of every claim of the source (C1-C26) and print
     supported / not supported / uncertain with the effect size, its 80% interval and basis."""
-    from resurgence.analysis.brief import _all_scenarios
+    from resurgence.analysis.brief import all_scenarios
     from resurgence.analysis.claims import evaluate, learning_ratios
     from resurgence.calibration.cases import get_case
     from resurgence.calibration.posterior import full_specs, resolve_posterior
@@ -108,7 +108,7 @@ def claims_cmd(
 
     console, err = _consoles()
     post = resolve_posterior(posterior)
-    scs = _all_scenarios()
+    scs = all_scenarios()
     with progress_bar() as prog:
         task = prog.add_task(f"simulating {len(scs)} scenarios", total=len(scs) * runs)
         res = run_ensemble(scs, runs, seed, posterior=post, workers=workers,

@@ -72,9 +72,9 @@ def health(state: State) -> dict[str, Any]:
 def _meta() -> dict[str, Any]:
     from resurgence.model.sim import all_metrics
     from resurgence.results.outcomes import OUTCOMES
-    from resurgence.web.specs import _theatre
+    from resurgence.web.specs import iraq_theatre
 
-    th = _theatre()
+    th = iraq_theatre()
     return {
         "levers": {k: {"default": d, "min": lo, "max": hi, "meaning": m}
                    for k, (d, lo, hi, m) in SCHEDULES.items()},
@@ -253,9 +253,9 @@ def _geo() -> dict[str, Any]:
     from shapely.geometry import MultiPolygon, Polygon, mapping
     from shapely.geometry.polygon import orient
 
-    from resurgence.web.specs import _theatre
+    from resurgence.web.specs import iraq_theatre
 
-    th = _theatre()
+    th = iraq_theatre()
     geoms = th.geometry()
     feats = []
     for code, name in zip(th.codes, th.names, strict=True):

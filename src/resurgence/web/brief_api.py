@@ -16,9 +16,10 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from resurgence.web.api import Write
-from resurgence.web.jobs import QueueFull, _report
+from resurgence.web.jobs import QueueFull
 from resurgence.web.specs import SEED_MAX, ApiError, JobAccepted
 from resurgence.web.state import WebState, get_state
+from resurgence.web.workers import report
 
 State = Annotated[WebState, Depends(get_state)]
 CASE = "iraq-2020"
@@ -41,14 +42,14 @@ def execute_brief(job_id: str, out: str, runs: int, seed: int, posterior: str,
     from resurgence.analysis.claims import scenarios_needed
     from resurgence.report.render import render_html
 
-    _report(job_id, "start")
+    report(job_id, "start")
     n = len(set(SHIPPED) | set(scenarios_needed()) | set(ENABLERS.values()))
-    _report(job_id, "total", n * runs)
+    report(job_id, "total", n * runs)
     folder = Path(out)
     data = compute_brief(CASE, runs=runs, seed=seed, out=folder, posterior=posterior, fit=fit,
-                         progress=partial(_report, job_id, "progress"),
-                         stage=partial(_report, job_id, "stage"))
-    _report(job_id, "stage", "rendering the brief")
+                         progress=partial(report, job_id, "progress"),
+                         stage=partial(report, job_id, "stage"))
+    report(job_id, "stage", "rendering the brief")
     render_html(data, folder)
     records = json.loads(data.headline().to_json(orient="records"))
     claims = json.loads(data.claims[["id", "verdict", "share_as_expected", "basis"]]

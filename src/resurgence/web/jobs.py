@@ -31,7 +31,7 @@ from resurgence.web.settings import Settings
 from resurgence.web.workers import child_main, kill_job_process, report
 
 log = logging.getLogger("resurgence.web")
-_report = report  # the name the job functions use
+
 INTERRUPTED = "the server stopped before this job finished; submit it again"
 
 
@@ -74,11 +74,11 @@ def execute(job_id: str, out: str, kind: str, scenarios: list[Scenario], runs: i
     from resurgence.calibration.posterior import resolve_posterior, usable_for
     from resurgence.runs.ensemble import run_ensemble
 
-    _report(job_id, "start")
+    report(job_id, "start")
     # as on the command line: a posterior fitted to data after the start is not used
     post = usable_for(resolve_posterior(posterior), min(s.start for s in scenarios))
     res = run_ensemble(scenarios, runs, seed, out=out, posterior=post, chunk_size=chunk_size,
-                       progress=partial(_report, job_id, "progress"),
+                       progress=partial(report, job_id, "progress"),
                        manifest_extra={"web_job": {"id": job_id, "kind": kind,
                                                    "posterior": posterior}})
     summary = summarise(kind, res.outcomes, [s.name for s in scenarios])

@@ -96,7 +96,7 @@ def region_map(job_id: str, state: State,
                week: Annotated[int, Query(description="week index; negative counts from the "
                                           "end (-1 = last week)", ge=-10_000, le=10_000)] = -1,
                scenario: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:
-    from resurgence.web.specs import _theatre
+    from resurgence.web.specs import iraq_theatre
 
     job, path = state.done_bundle(job_id)
     man = manifest(str(path))
@@ -109,7 +109,7 @@ def region_map(job_id: str, state: State,
         raise ApiError(422, f"query 'week' = {week}: expected 0 to {weeks - 1} (or -1 to -{weeks})")
     sc = scenario or man["scenarios"][-1]
     values = dict(_map(str(path), metric, sc, w))
-    th = _theatre()
+    th = iraq_theatre()
     rows = [{"code": c, "name": n, "value": values.get(c)}
             for c, n in zip(th.codes, th.names, strict=True)]
     date = dt.date.fromisoformat(man["start_date"]) + dt.timedelta(weeks=w)
@@ -212,7 +212,7 @@ def _diffmap(path: str, metric: str, week: int, a: str, b: str) -> list[tuple[st
 def difference_map(job_id: str, state: State,
                    metric: Annotated[str, Query(max_length=64)] = "is_attacks",
                    week: Annotated[int, Query(ge=-10_000, le=10_000)] = -1) -> dict[str, Any]:
-    from resurgence.web.specs import _theatre
+    from resurgence.web.specs import iraq_theatre
 
     job, path = state.done_bundle(job_id)
     man = manifest(str(path))
@@ -225,7 +225,7 @@ def difference_map(job_id: str, state: State,
     if not 0 <= w < weeks:
         raise ApiError(422, f"query 'week' = {week}: expected 0 to {weeks - 1} (or -1 to -{weeks})")
     values = dict(_diffmap(str(path), metric, w, a, b))
-    th = _theatre()
+    th = iraq_theatre()
     rows = [{"code": c, "name": n, "value": values.get(c)}
             for c, n in zip(th.codes, th.names, strict=True)]
     finite = [abs(r["value"]) for r in rows if r["value"] is not None]

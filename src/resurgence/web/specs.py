@@ -129,7 +129,7 @@ def toml_scenario(text: str) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=1)
-def _theatre():
+def iraq_theatre():
     from resurgence.theatre.theatre import load_theatre
 
     return load_theatre("iraq")
@@ -165,7 +165,7 @@ def check_scenario(sc: Scenario, settings: Settings, weeks: int | None,
     check_overrides(_param_specs(), sc.params, label)  # the check the CLI and API use
     check_spinup(sc, posterior_start() if posterior == "shipped" else None, label)
     try:
-        compile_drivers(sc, _theatre())  # region codes, base names
+        compile_drivers(sc, iraq_theatre())  # region codes, base names
     except (OverflowError, OSError) as exc:
         raise ScenarioError(f"field '{label}': a date is out of range ({exc})") from None
     return sc
