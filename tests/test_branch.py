@@ -13,7 +13,7 @@ from resurgence.scenario.drivers import compile_drivers
 
 def test_branched_equals_each_scenario_alone(theatre) -> None:
     post = resolve_posterior("shipped")
-    scs = [resolve(s, 30) for s in all_scenarios()]  # the brief's 15
+    scs = [resolve(s, 30) for s in all_scenarios()]  # the brief's 17
     assert len(scs) >= 15 and len({s.start for s in scs}) == 1
     ids = np.arange(3, 9)
     ps = post.paramset(ids)
