@@ -129,7 +129,8 @@ def rng_floor(a: argparse.Namespace) -> dict:
     import numpy as np
 
     from resurgence.calibration.posterior import resolve_posterior
-    from resurgence.model.sim import Sim, run_generator, simulate_chunk
+    from resurgence.core.rng import run_generator
+    from resurgence.model.sim import Sim, simulate_chunk
     from resurgence.runs.ensemble import chunks, resolve, spun_up
     from resurgence.theatre.theatre import load_theatre
 

@@ -53,7 +53,7 @@ from resurgence.model.params import ParamSet
 from resurgence.model.sim import PLAN, Sim, all_params
 from resurgence.results.outcomes import OUTCOME_BY_NAME
 from resurgence.runs.ensemble import resolve, spun_up
-from resurgence.runs.executors import executor
+from resurgence.runs.executors import check_execution, executor, theatre_ref
 from resurgence.scenario.drivers import compile_drivers
 from resurgence.scenario.schema import Scenario, Schedules
 from resurgence.theatre.theatre import Theatre, load_theatre
@@ -174,8 +174,7 @@ def sobol_indices(n: int = 128, seed: int = 1, *, groups: Sequence[str] | None =
     from SALib.sample import sobol as sobol_sample
 
     design_runs(n, groups)
-    if workers < 1:
-        raise ArgumentError(f"field 'workers' = {workers}: expected at least 1")
+    check_execution(workers)
     names = factors(groups)
     D = len(names)
     problem = {"num_vars": D, "names": [f for f, _ in names], "bounds": [[0.0, 1.0]] * D}
@@ -187,7 +186,7 @@ def sobol_indices(n: int = 128, seed: int = 1, *, groups: Sequence[str] | None =
     run_ids = np.arange(len(u)) // (D + 2)  # one noise stream per Saltelli block
     sc = resolve(BASE_SCENARIO, 104)
     th = load_theatre(theatre)
-    ref = str(th.source_dir) if th.name != "iraq" else "iraq"
+    ref = theatre_ref(th)
     spinup = posterior.start if posterior is not None else None
     tasks = [LeverTask(sc, ref, params.take(ix), {k: v[ix] for k, v in mult.items()},
                        run_ids[ix], seed, spinup)

@@ -43,8 +43,6 @@ def sensitivity_cmd(
         raise ArgumentError(f"option '--top' = {top}: expected at least 1")
     if chunk_size < 1:
         raise ArgumentError(f"option '--chunk-size' = {chunk_size}: expected at least 1")
-    if workers < 1:
-        raise ArgumentError(f"option '--workers' = {workers}: expected at least 1")
     runs = design_runs(n, group or None)
     post = resolve_posterior(posterior)
     with progress_bar() as prog:

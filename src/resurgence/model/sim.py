@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from resurgence.core.rng import observation_uniforms, run_generator  # noqa: F401 (re-exported)
+from resurgence.core.rng import run_generator
 from resurgence.model.mechanisms.coalition import Coalition
 from resurgence.model.mechanisms.grievance import Grievance
 from resurgence.model.mechanisms.host import Host

@@ -28,7 +28,13 @@ from resurgence.model.params import DEFAULTS_VERSION, ParamSet, defaults_digest
 from resurgence.model.sim import all_metrics, all_params, default_params
 from resurgence.results.bundle import Bundle, BundleWriter
 from resurgence.results.outcomes import OUTCOMES
-from resurgence.runs.executors import EnsembleTask, execute, map_runs
+from resurgence.runs.executors import (
+    EnsembleTask,
+    check_execution,
+    execute,
+    map_runs,
+    theatre_ref,
+)
 from resurgence.runs.prepare import chunks, resolve, scenario_params, simulate_spun, spun_up
 from resurgence.scenario.drivers import compile_drivers
 from resurgence.scenario.schema import Scenario, ScenarioError, check_spinup
@@ -100,12 +106,9 @@ def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: in
     """
     if runs < 1:
         raise ArgumentError(f"field 'runs' = {runs}: expected at least 1")
-    if workers < 1:
-        raise ArgumentError(f"field 'workers' = {workers}: expected at least 1")
+    check_execution(workers, backend)
     if chunk_size < 1:
         raise ArgumentError(f"field 'chunk_size' = {chunk_size}: expected at least 1")
-    if backend not in ("local", "ray"):
-        raise ArgumentError(f"field 'backend' = {backend!r}: expected 'local' or 'ray'")
     t0 = time.perf_counter()
     scs = [resolve(s, weeks) for s in scenarios]
     th = load_theatre(theatre)
@@ -137,7 +140,7 @@ def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: in
     probe = params_for(np.arange(1))
     for sc in scs:  # unknown parameter overrides fail before anything is written
         scenario_params(sc, probe)
-    theatre_ref = str(th.source_dir) if th.name != "iraq" else "iraq"
+    ref = theatre_ref(th)
     result = EnsembleResult(scs, runs, seed)
     result.outcomes = {sc.name: {s.name: np.full(runs, np.nan) for s in OUTCOMES} for sc in scs}
     extra = dict(manifest_extra or {})
@@ -162,7 +165,7 @@ def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: in
             if progress:
                 progress(len(ids))
         keep = {m.name for m in specs} if writer is not None else None
-        tasks = _tasks(scs, theatre_ref, params_for, runs, chunk_size, seed, spinup, keep,
+        tasks = _tasks(scs, ref, params_for, runs, chunk_size, seed, spinup, keep,
                        done, len(th.codes), budget=None if workers == 1 else 128 << 20)
         for si, ids, arrays, summ in execute(tasks, workers, backend):
             name = scs[si].name
@@ -185,7 +188,7 @@ def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: in
     return result
 
 
-def _tasks(scs, theatre_ref, params_for, runs, chunk_size, seed, spinup, keep, done,
+def _tasks(scs, ref, params_for, runs, chunk_size, seed, spinup, keep, done,
            n_regions: int, budget: int | None) -> Iterator[EnsembleTask]:
     """Per chunk, the scenarios not yet committed, in batches whose kept series fit
     ``budget`` bytes (None: one batch; a batch shares its history, see
@@ -198,7 +201,7 @@ def _tasks(scs, theatre_ref, params_for, runs, chunk_size, seed, spinup, keep, d
                 if (sc.name, int(ids[0])) not in done]
         size = max(1, len(todo) if budget is None else budget // max(1, per_run * len(ids)))
         for i in range(0, len(todo), size):
-            yield EnsembleTask(tuple(todo[i:i + size]), theatre_ref, ids, seed, spinup,
+            yield EnsembleTask(tuple(todo[i:i + size]), ref, ids, seed, spinup,
                                frozenset(keep) if keep is not None else None)
 
 

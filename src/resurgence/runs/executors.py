@@ -30,7 +30,7 @@ from resurgence.results.outcomes import run_outcomes
 from resurgence.runs.branch import simulate_branched
 from resurgence.runs.prepare import simulate_spun
 from resurgence.scenario.schema import Scenario
-from resurgence.theatre.theatre import load_theatre
+from resurgence.theatre.theatre import Theatre, load_theatre
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -121,12 +121,17 @@ class Ray:
                 yield from ray.get(done)
 
 
-def executor(workers: int = 1, backend: str = "local") -> Executor:
-    """The executor for ``workers`` local processes or a Ray backend."""
+def check_execution(workers: int, backend: str = "local") -> None:
+    """``workers`` at least 1 and a known ``backend`` (checked before anything is written)."""
     if backend not in BACKENDS:
         raise ArgumentError(f"field 'backend' = {backend!r}: expected 'local' or 'ray'")
     if workers < 1:
         raise ArgumentError(f"field 'workers' = {workers}: expected at least 1")
+
+
+def executor(workers: int = 1, backend: str = "local") -> Executor:
+    """The executor for ``workers`` local processes or a Ray backend."""
+    check_execution(workers, backend)
     if backend == "ray":
         return Ray(workers)
     return Serial() if workers == 1 else Processes(workers)
@@ -187,8 +192,8 @@ def _map_work(task: MapTask) -> Any:
     return task.fn(arrays, task.params, task.run_ids)
 
 
-def theatre_ref(theatre: str | Path) -> str:
-    th = load_theatre(theatre)
+def theatre_ref(th: Theatre) -> str:
+    """How a task names its theatre: ``"iraq"`` (the packaged one) or its folder."""
     return str(th.source_dir) if th.name != "iraq" else "iraq"
 
 
@@ -199,7 +204,7 @@ def map_runs(sc: Scenario, params: ParamSet, run_ids: np.ndarray, seed: int, fn:
     ``fn(arrays, params_chunk, run_ids_chunk)`` to each chunk in the worker; results come
     back in chunk order. ``fn`` must be picklable (a module-level function or partial)."""
     run_ids = np.asarray(run_ids)
-    ref = theatre_ref(theatre)
+    ref = theatre_ref(load_theatre(theatre))
     tasks = (MapTask(sc, ref, params.take(np.arange(i, min(i + chunk_size, len(run_ids)))),
                      run_ids[i:i + chunk_size], seed, spinup, fn)
              for i in range(0, len(run_ids), chunk_size))
