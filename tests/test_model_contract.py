@@ -116,3 +116,16 @@ def test_mock_sim_demands_every_declared_read(theatre) -> None:
 def test_schedules_define_every_lever_a_module_reads() -> None:
     levers = {r.split(".", 1)[1] for m in PLAN for r in m.reads if r.startswith("lever.")}
     assert levers <= set(SCHEDULES)
+
+
+def test_params_and_state_survive_copy_protocols(theatre) -> None:
+    """A simulation's parameter and state namespaces answer copy/pickle's dunder look-ups
+    with AttributeError (not ModelError), so they deep-copy like any object."""
+    import copy
+
+    sc = load_scenario("stay-3000").model_copy(update={"weeks": 2})
+    sim = Sim(sc, theatre, default_params(2), np.arange(2), 1)
+    p = copy.deepcopy(sim.params)
+    np.testing.assert_array_equal(p.coalition.troops_ref, sim.params.coalition.troops_ref)
+    with pytest.raises(ModelError, match="parameters of nowhere"):
+        sim.params["nowhere"]

@@ -7,7 +7,7 @@ hypercube; analysis by ``SALib.analyze.sobol`` (Saltelli 2010 first order, Janse
 order; confidence intervals by bootstrap). Second-order terms are not estimated, which
 halves the cost: N=128 with all 88 factors is 11,520 runs of 104 weeks (12-30 s on 2 cores).
 
-Factors. Every parameter of :func:`resurgence.engine.all_params` with a non-fixed prior
+Factors. Every parameter of :func:`resurgence.model.sim.all_params` with a non-fixed prior
 (optionally only those of some modules), each column mapped through its prior's ``ppf``,
 plus six policy levers as multipliers of their late-2020 level (:data:`LEVERS`). A lever
 follows the shape of the announced drawdown: linear from its late-2020 level on

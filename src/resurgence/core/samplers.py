@@ -1,7 +1,7 @@
 """Count samplers driven by pre-drawn uniforms (inversion), vectorised over any shape.
 
 Why inversion: every stochastic flow in the engine consumes *one uniform per cell*
-drawn in advance from the run's own stream (see :mod:`resurgence.engine`). Mapping that
+drawn in advance from the run's own stream (see :mod:`resurgence.model.sim`). Mapping that
 uniform through the inverse CDF of the flow's distribution keeps random numbers
 synchronised between scenarios (common random numbers): the same run, week, region
 and mechanism always sees the same uniform, so a small policy change moves a count

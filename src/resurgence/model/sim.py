@@ -68,6 +68,8 @@ class _ReadView:
             object.__setattr__(self, k, v)
 
     def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
         if name not in self._allowed:
             raise ModelError(f"{self._reader} reads '{self._owner}.{name}' without declaring it")
         self._used.add((self._reader, f"{self._owner}.{name}"))
@@ -125,7 +127,10 @@ class _Params:
             raise ModelError(f"{self._scope} reads parameters of {module}, which it does not own")
         return self._by[module]
 
-    __getattr__ = __getitem__
+    def __getattr__(self, module: str) -> SimpleNamespace:
+        if module.startswith("__"):  # copy/pickle protocols look for dunders: not parameters
+            raise AttributeError(module)
+        return self[module]
 
 
 class Sim:

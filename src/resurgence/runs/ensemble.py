@@ -3,7 +3,7 @@ streamed into a results bundle.
 
 Chunks are units of work only (see :mod:`resurgence.runs.executors` for where they run and
 :mod:`resurgence.runs.prepare` for what they run). Every run's randomness comes from its run index (see
-:mod:`resurgence.engine`), so results are bit-identical whatever ``chunk_size`` and
+:mod:`resurgence.model.sim`), so results are bit-identical whatever ``chunk_size`` and
 ``workers``. Scenarios of one ensemble share run indices, seeds and per-run parameters:
 common random numbers, so their paired differences are policy effects, not noise.
 """

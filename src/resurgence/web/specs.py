@@ -1,7 +1,7 @@
 """Request bodies of the HTTP API and how they become validated scenarios.
 
 Everything a request names is checked before a job is queued: the scenario (shipped name,
-or an inline object validated by :func:`resurgence.scenario.scenario_from_dict`, whose
+or an inline object validated by :func:`resurgence.scenario.schema.scenario_from_dict`, whose
 ``base`` may only be a shipped name), region and base codes, parameter overrides, and the
 server's limits on runs and weeks. Failures raise :class:`ApiError` with one line.
 """

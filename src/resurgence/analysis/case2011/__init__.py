@@ -1,6 +1,6 @@
 """The 2011 case (DESIGN §4, claim C7): from the US withdrawal of 18 December 2011 to 2014.
 
-:func:`run_case_2011` calibrates :data:`resurgence.cases.IRAQ_2011` by ABC-SMC on the only
+:func:`run_case_2011` calibrates :data:`resurgence.calibration.cases.IRAQ_2011` by ABC-SMC on the only
 observations of its history window that the observation model can use (Iraq Body Count
 civilian deaths in 2009 and 2010; nothing after 17 December 2011), runs the ``iraq-2011``
 scenario forward from a 2009 spin-up on the posterior, and scores what the model said at
@@ -30,7 +30,7 @@ whether it falls in the 50/80/90% central intervals.
 
 The forward runs are those of ``run_ensemble(["iraq-2011"], runs, seed, posterior=post)``
 (run ``i`` takes draw ``i mod D`` and spins up from the posterior's start with the same
-random streams); they go through :func:`resurgence.ensemble.map_runs` so that the weekly
+random streams); they go through :func:`resurgence.runs.ensemble.map_runs` so that the weekly
 series needed here are reduced in the workers instead of being written to a bundle.
 """
 
