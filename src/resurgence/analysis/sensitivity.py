@@ -21,7 +21,11 @@ all other parameters at their versioned defaults: the indices describe the forwa
 around the defaults over the prior ranges, not the calibrated system. With a
 ``posterior``, calibrated parameters are sampled from its marginal quantiles instead (or
 held at its medians when not a factor) and every run spins up from the posterior's start (its draws refer to that date); Sobol'
-indices assume independent factors, so posterior correlations are ignored.
+indices assume independent factors, so posterior correlations are ignored. When only levers
+are factors and the posterior carries origin states (:mod:`resurgence.calibration.origin`),
+Saltelli block ``j`` instead takes posterior draw ``j mod D`` whole — its parameters and its
+filtered state on 2020-12-01, where its runs start — so the indices are averaged over the
+posterior and nothing is re-simulated before the origin.
 ``holds_ground_24m`` is a 0/1 indicator: its indices decompose the variance of a
 Bernoulli outcome, i.e. of the probability of holding ground, which is legitimate but noisy.
 
@@ -54,6 +58,7 @@ from resurgence.model.sim import PLAN, Sim, all_params
 from resurgence.results.outcomes import OUTCOME_BY_NAME
 from resurgence.runs.ensemble import resolve, spun_up
 from resurgence.runs.executors import check_execution, executor, theatre_ref
+from resurgence.runs.prepare import Carried
 from resurgence.scenario.drivers import compile_drivers
 from resurgence.scenario.schema import Scenario, Schedules
 from resurgence.theatre.theatre import Theatre, load_theatre
@@ -128,18 +133,27 @@ class LeverTask:
     run_ids: np.ndarray
     seed: int
     spinup: dt.date | None
+    carried: Carried | None = None
 
 
 def _chunk(task: LeverTask) -> dict[str, np.ndarray]:
     sc, params, mult, run_ids, seed = task.scenario, task.params, task.mult, task.run_ids, task.seed
     th = load_theatre(task.theatre)
-    full, off = spun_up(sc, task.spinup)
-    known = sc.start if off else None  # the spin-up is known history, as in every ensemble
+    c = task.carried
+    full, off = spun_up(sc, c.date if c is not None else task.spinup)
+    # the history is known, as in every ensemble (see resurgence.runs.prepare.history)
+    known = c.date if c is not None else (sc.start if off else None)
     lo = compile_drivers(lever_scenario(dict.fromkeys(mult, 0.0), full), th, known_until=known)
     hi = compile_drivers(lever_scenario(dict.fromkeys(mult, 1.0), full), th, known_until=known)
     series = {k: lo.levers[k][:, None] + (hi.levers[k] - lo.levers[k])[:, None] * m[None, :]
               for k, m in mult.items()}
-    x = Sim(full, th, params, run_ids, seed, lo, lever_series=series).run(seed)
+    sim = Sim(full, th, params, run_ids, seed, lo, lever_series=series)
+    if c is None:
+        x = sim.run(seed)
+    else:
+        sim.begin(seed, state=c.state, history_weeks=c.history_weeks)
+        sim.advance(0, sim.weeks)
+        x = sim.outputs()
     return outcomes({k: v[:, off:] for k, v in x.items()}, th, sc)
 
 
@@ -182,14 +196,20 @@ def sobol_indices(n: int = 128, seed: int = 1, *, groups: Sequence[str] | None =
     pars, mult = _columns(names, u, posterior)
     fixed = ({c: float(posterior.draws[c].median()) for c in posterior.draws
               if c in {p.name for p in all_params()}} if posterior is not None else {})
-    params = ParamSet.defaults(all_params(), len(u), fixed).with_overrides(pars)
     run_ids = np.arange(len(u)) // (D + 2)  # one noise stream per Saltelli block
+    carried = None
+    if posterior is not None and not pars and posterior.carried(np.arange(1)) is not None:
+        # levers only: block j takes draw j mod D whole, parameters and origin state
+        params = posterior.paramset(run_ids)
+        carried = posterior.carried(run_ids)
+    else:
+        params = ParamSet.defaults(all_params(), len(u), fixed).with_overrides(pars)
     sc = resolve(BASE_SCENARIO, 104)
     th = load_theatre(theatre)
     ref = theatre_ref(th)
     spinup = posterior.start if posterior is not None else None
     tasks = [LeverTask(sc, ref, params.take(ix), {k: v[ix] for k, v in mult.items()},
-                       run_ids[ix], seed, spinup)
+                       run_ids[ix], seed, spinup, carried.take(ix) if carried else None)
              for ix in np.array_split(np.arange(len(u)), -(-len(u) // chunk_size))]
     parts = []
     for task, res in zip(tasks, executor(workers).map(_chunk, tasks), strict=True):

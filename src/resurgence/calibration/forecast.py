@@ -172,8 +172,13 @@ def simulate_forecast(case: str = "iraq-2020", scenario: str | Path | Scenario =
     fn = partial(_monthly, weeks0=np.datetime64(start, "D"), ps=ps, pe=pe, pop=th.population,
                  seed=seed)
     params = post.paramset(np.arange(runs), overrides=sc.params or None)
+    # runs start from each draw's filtered state on the origin where the posterior carries
+    # one (no history to re-simulate), else they simulate the history from its start
+    carried = post.carried(np.arange(runs))
+    if carried is not None and start < carried.date:
+        carried = None
     parts = map_runs(sc, params, np.arange(runs), seed, fn, theatre=c.theatre,
-                     spinup=post.start, chunk_size=chunk_size, workers=workers)
+                     spinup=post.start, carried=carried, chunk_size=chunk_size, workers=workers)
     arr = np.concatenate(parts)  # (runs, M, R+1, S)
     regions = [*th.codes, th.national_code]
     idx = pd.MultiIndex.from_product([np.arange(runs), np.arange(months), np.arange(len(regions)),

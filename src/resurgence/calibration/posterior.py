@@ -19,10 +19,12 @@ import numpy as np
 import pandas as pd
 
 from resurgence.calibration.obsmodel import OBS_PARAMS
+from resurgence.calibration.origin import OriginStates
 from resurgence.core.atomic import atomic_write_text
 from resurgence.core.errors import PosteriorError
 from resurgence.model.params import Param, ParamSet
 from resurgence.model.sim import all_params
+from resurgence.runs.prepare import Carried
 
 
 def full_specs() -> list[Param]:
@@ -37,6 +39,9 @@ class Posterior:
     until: dt.date  # last date of data used
     draws: pd.DataFrame  # one row per draw, one column per calibrated parameter
     meta: dict = field(default_factory=dict)
+    #: each draw's state on the forecast origin, filtered on the data (see
+    #: :mod:`resurgence.calibration.origin`); runs that start on or after it begin there
+    states: OriginStates | None = None
 
     @property
     def size(self) -> int:
@@ -49,11 +54,28 @@ class Posterior:
         ps = ps.with_overrides({c: self.draws[c].to_numpy(float)[idx] for c in self.draws})
         return ps.with_overrides(overrides) if overrides else ps
 
+    def carried(self, run_ids: np.ndarray) -> Carried | None:
+        """The origin state of each run (run i: draw i mod D), or None without states."""
+        if self.states is None:
+            return None
+        return self.states.carried(np.asarray(run_ids, dtype=np.int64) % self.size)
+
     def manifest_entry(self) -> dict:
         """What a results bundle records of the posterior its runs used."""
-        return {"case": self.case, "start": self.start.isoformat(),
-                "until": self.until.isoformat(), "draws": self.size,
-                **{k: v for k, v in self.meta.items() if k in ("seed", "method")}}
+        out = {"case": self.case, "start": self.start.isoformat(),
+               "until": self.until.isoformat(), "draws": self.size,
+               **{k: v for k, v in self.meta.items() if k in ("seed", "method")}}
+        if self.states is not None:
+            out["origin_states"] = {"date": self.states.date.isoformat(),
+                                    **{k: self.states.meta.get(k) for k in ("particles", "seed",
+                                                                            "reports")}}
+        return out
+
+    @staticmethod
+    def states_path(path: str | Path) -> Path:
+        """Where a posterior file's origin states live: ``name.origin.npz`` beside it."""
+        path = Path(path)
+        return path.with_name(path.stem + ".origin.npz")
 
     def save(self, path: str | Path) -> Path:
         """CSV of draws with a JSON header line of metadata (small, diffable, atomic)."""
@@ -63,6 +85,8 @@ class Posterior:
         text = "# " + json.dumps(header, sort_keys=True, default=str) + "\n"
         text += self.draws.to_csv(index=False, float_format="%.6g")
         atomic_write_text(path, text)
+        if self.states is not None:
+            self.states.save(self.states_path(path))
         return path
 
     @classmethod
@@ -76,7 +100,14 @@ class Posterior:
                 raise PosteriorError(f"{path}: line 1: expected a '# {{...}}' metadata header")
             meta = json.loads(first[2:])
             draws = pd.read_csv(fh)
-        return cls._from(meta, draws, str(path))
+        post = cls._from(meta, draws, str(path))
+        sp = cls.states_path(path)
+        if sp.is_file():
+            states = OriginStates.load(sp)
+            if states.draws != post.size:
+                raise PosteriorError(f"{sp}: {states.draws} origin states for {post.size} draws")
+            post.states = states
+        return post
 
     @classmethod
     def _from(cls, meta: dict, draws: pd.DataFrame, label: str) -> Posterior:

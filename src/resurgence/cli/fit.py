@@ -66,13 +66,19 @@ def calibrate_cmd(
     observations: Annotated[Path | None, typer.Option(
         "--observations", help="Also fit these observation rows (a CSV as written by "
         "'resurgence data import'), beside the case's own.")] = None,
+    particles: Annotated[int, typer.Option(
+        help="Particles per draw of the filter that carries each draw's state on the origin "
+        "(posterior.origin.npz); 0: no states (runs then re-simulate the history).")] = 8,
 ) -> None:
     """Fit the case's uncertain parameters and initial state to every observation series
-    up to --until by vectorised ABC-SMC; write the posterior and its diagnostics."""
+    up to --until by vectorised ABC-SMC, filter each draw's state to the day after the data
+    end (a particle filter on the same reports); write the posterior and its diagnostics."""
     from resurgence.calibration.inference import calibrate
     from resurgence.calibration.predictive import coverage_table, predictive
     from resurgence.report.diagnostics import fit_figure
 
+    if particles < 0:
+        raise ArgumentError(f"option '--particles' = {particles}: expected 0 or more")
     con = _console()
     until_d = dt.date.fromisoformat(until) if until else None
 
@@ -84,6 +90,14 @@ def calibrate_cmd(
     fitted = case_with_observations(case, observations, until_d) if observations else case
     res = calibrate(fitted, until=until_d, particles=draws, generations=generations, seed=seed,
                     workers=workers, progress=show)
+    if particles:
+        from resurgence.calibration.cases import get_case
+        from resurgence.calibration.origin import filter_origin
+
+        res.posterior.states = filter_origin(res.posterior, get_case(case), particles=particles,
+                                             seed=seed + 2)
+        con.print(f"origin states: {res.posterior.states.date} ({particles} particles a draw, "
+                  f"{res.posterior.states.meta['reports']} reports)")
     out.mkdir(parents=True, exist_ok=True)
     res.posterior.save(out / "posterior.csv")
     diag = res.diagnostics()

@@ -83,6 +83,10 @@ class Module:
     def step(self, sim: Sim, t: int) -> None:
         raise NotImplementedError
 
+    def invalidate(self) -> None:
+        """Forget caches derived from states (called when the states are replaced: a carried
+        starting state, particle resampling). Modules keep no other dynamic state."""
+
 
 def P(module: str, name: str, default: float, units: str, description: str, prior=None,
       claims: tuple[str, ...] = (), source: str = "judgement") -> Param:

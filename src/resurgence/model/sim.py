@@ -176,6 +176,8 @@ class Sim:
             self.lever_rows = [{**row, **{k: v[t][:, None] for k, v in lever_series.items()}}
                                for t, row in enumerate(self.lever_rows)]
         self.strict = strict
+        #: weeks simulated before week 0 (non-zero when the run starts from a carried state)
+        self.history_weeks = 0
         self.used_reads: set[tuple[str, str]] = set()
         R, W = self.n_regions, self.weeks
         self.metric_specs = all_metrics()
@@ -198,6 +200,11 @@ class Sim:
         c, kr, kn = self._layout[module]
         c += self.n_regions * kr
         return self.U[:, t, c:c + kn]
+
+    def elapsed(self, t: int) -> int:
+        """Weeks of the run's history before week ``t``: ``t`` itself, plus the weeks behind
+        a carried starting state (see :meth:`load_state`)."""
+        return self.history_weeks + t
 
     # --- drivers and recording ----------------------------------------------------------
     def levers(self, t: int) -> dict[str, float]:
@@ -253,9 +260,11 @@ class Sim:
     # --- branching (used by resurgence.runs.branch) ------------------------------------------
     # Scenarios whose drivers, parameters and policy agree before week t share the state at t:
     # simulate weeks [0, t) once, snapshot, and continue each scenario from a restored copy.
-    def begin(self, root_seed: int, uniforms: np.ndarray | None = None) -> None:
+    def begin(self, root_seed: int, uniforms: np.ndarray | None = None,
+              state: Mapping[str, np.ndarray] | None = None, history_weeks: int = 0) -> None:
         """Draw this chunk's uniforms (or share ``uniforms``, the same runs' block) and
-        initialise the modules; then :meth:`advance` and :meth:`outputs`."""
+        initialise the modules; with ``state`` (see :meth:`load_state`) the runs continue from
+        a carried state instead. Then :meth:`advance` and :meth:`outputs`."""
         self._seed = root_seed
         if uniforms is None:
             self.draw_uniforms()
@@ -263,6 +272,57 @@ class Sim:
             self.U = uniforms
         for m in self.modules:
             m.init(self)
+        if state is not None:
+            self.load_state(state, history_weeks)
+
+    # --- carried states (used by resurgence.calibration.origin) ----------------------------
+    # A run can start from the state another simulation reached (e.g. the state on the
+    # forecast origin filtered on the data, carried by a posterior): every declared state,
+    # one row per run. Modules keep no other dynamic state (caches derived from states are
+    # dropped by Module.invalidate), which tests/test_origin.py checks by continuing a run.
+    def export_state(self) -> dict[str, np.ndarray]:
+        """Every declared state that is set, by qualified name ``module.state``: ``(n, ...)``."""
+        out = {}
+        for m in self.state.modules():
+            ns = self.state[m]
+            for k in ns.__slots__:
+                if hasattr(ns, k):
+                    v = np.asarray(getattr(ns, k))
+                    if v.ndim == 0 or v.shape[0] != self.n:
+                        raise ModelError(f"{m}: state {k!r} has shape {v.shape}, "
+                                         f"expected one row per run ({self.n})")
+                    out[f"{m}.{k}"] = v.copy()
+        return out
+
+    def load_state(self, state: Mapping[str, np.ndarray], history_weeks: int) -> None:
+        """Replace the modules' states by ``state`` (as :meth:`export_state` gives, one row per
+        run of this chunk), after ``history_weeks`` weeks of history."""
+        for key, v in state.items():
+            mod, _, name = key.partition(".")
+            if mod not in self.state.modules() or name not in self.state[mod].__slots__:
+                raise ModelError(f"carried state {key!r}: no such state in the plan")
+            arr = np.array(v, copy=True)
+            if arr.shape[0] != self.n:
+                raise ModelError(f"carried state {key!r} has {arr.shape[0]} rows, expected {self.n}")
+            setattr(self.state[mod], name, arr)
+        self.history_weeks = int(history_weeks)
+        for m in self.modules:
+            m.invalidate()
+
+    def reorder(self, idx: np.ndarray) -> None:
+        """Particle resampling: run ``j`` continues from the state (and records so far) of
+        run ``idx[j]``, with its own future uniforms. Runs ``j`` and ``idx[j]`` must share
+        their parameters (resampling within a parameter draw)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        for m in self.state.modules():
+            ns = self.state[m]
+            for k in ns.__slots__:
+                if hasattr(ns, k):
+                    setattr(ns, k, np.asarray(getattr(ns, k))[idx])
+        for k, v in self._rec.items():
+            self._rec[k] = v[:, idx]
+        for m in self.modules:
+            m.invalidate()
 
     def advance(self, t0: int, t1: int) -> None:
         for t in range(t0, t1):
@@ -273,16 +333,23 @@ class Sim:
         """A deep copy of the state after weeks [0, t): state variables, module attributes
         (one copy, so aliases between them survive) and the records so far."""
         state = copy.deepcopy((self.state, [vars(m) for m in self.modules]))
-        return {"t": t, "state": state, "rec": {k: v[:t].copy() for k, v in self._rec.items()}}
+        return {"t": t, "state": state, "history_weeks": self.history_weeks,
+                "rec": {k: v[:t].copy() for k, v in self._rec.items()}}
 
     def restore(self, snap: dict) -> None:
         """Continue from ``snap``, taken from a Sim of the same runs, theatre, parameters and
         policy whose drivers agree with this one's before week ``snap["t"]``."""
         self.state, mods = copy.deepcopy(snap["state"])
+        self.history_weeks = snap["history_weeks"]
         for m, d in zip(self.modules, mods, strict=True):
             m.__dict__.update(d)
         for k, v in snap["rec"].items():
             self._rec[k][:snap["t"]] = v
+
+    def records(self) -> dict[str, np.ndarray]:
+        """The recording buffers, week-major ``(weeks, runs[, regions])`` (weeks not yet
+        simulated are zero)."""
+        return self._rec
 
     def outputs(self) -> dict[str, np.ndarray]:
         self.__dict__.pop("U", None)

@@ -64,8 +64,12 @@ class MockSim:
         self._u_national = np.full((runs, kn), uniform, dtype=np.float32)
         self.recorded: dict[str, np.ndarray] = {}
         self.t = 0
+        self.history_weeks = 0  # as Sim: weeks before week 0 when starting from a carried state
 
     # what a module calls on its simulation
+    def elapsed(self, t: int) -> int:
+        return self.history_weeks + t
+
     def levers(self, t: int) -> dict[str, Any]:
         return self._levers
 

@@ -19,8 +19,8 @@ import numpy as np
 
 from resurgence.model.params import ParamSet
 from resurgence.model.sim import Sim
-from resurgence.runs.prepare import spun_up
-from resurgence.scenario.drivers import Drivers, compile_drivers
+from resurgence.runs.prepare import Carried, history
+from resurgence.scenario.drivers import Drivers
 from resurgence.scenario.schema import Scenario
 from resurgence.theatre.theatre import Theatre
 
@@ -52,36 +52,38 @@ def _key(sc: Scenario, params: ParamSet) -> str:
 
 def simulate_branched(items: Sequence[tuple[int, Scenario, ParamSet]], theatre: Theatre,
                       run_ids: np.ndarray, seed: int, spinup: dt.date | None = None,
+                      carried: Carried | None = None,
                       ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
     """Simulate runs ``run_ids`` of each ``(index, scenario, params)``, yielding ``(index,
-    arrays)`` one scenario at a time (spin-up weeks dropped), sharing the common prefix."""
+    arrays)`` one scenario at a time (spin-up weeks dropped), sharing the common prefix.
+    With ``carried``, every scenario's runs start from that state (see
+    :func:`resurgence.runs.prepare.history`)."""
     groups: dict[str, list[tuple[int, Scenario, int, ParamSet, Drivers]]] = {}
     for si, sc, p in items:
-        full, off = spun_up(sc, spinup)
-        # as simulate_spun: the spin-up is known history (bases follow the record to sc.start)
-        drv = compile_drivers(full, theatre, known_until=sc.start if off else None)
+        full, off, drv = history(sc, theatre, spinup, carried)
         groups.setdefault(_key(full, p), []).append((si, full, off, p, drv))
     for members in groups.values():
         _, ref, off, p, ref_drv = members[0]
         t_branch = min((divergence(ref_drv, m[4]) for m in members[1:]), default=0)
+        state, hw = (carried.state, carried.history_weeks) if carried is not None else (None, 0)
         sim = Sim(ref, theatre, p, run_ids, seed, ref_drv)
         if t_branch == 0:  # nothing shared: each scenario alone
-            sim.begin(seed)
+            sim.begin(seed, state=state, history_weeks=hw)
             sim.advance(0, sim.weeks)
             yield members[0][0], _trim(sim.outputs(), off)
             for si, full, off_i, p_i, drv in members[1:]:
                 one = Sim(full, theatre, p_i, run_ids, seed, drv)
-                one.begin(seed)
+                one.begin(seed, state=state, history_weeks=hw)
                 one.advance(0, one.weeks)
                 yield si, _trim(one.outputs(), off_i)
             continue
-        sim.begin(seed)
+        sim.begin(seed, state=state, history_weeks=hw)
         sim.advance(0, t_branch)
         snap = sim.snapshot(t_branch)
         for si, full, off_i, p_i, drv in members[1:]:
             branch = Sim(full, theatre, p_i, run_ids, seed, drv)
             branch.begin(seed, uniforms=sim.U)
-            branch.restore(snap)
+            branch.restore(snap)  # the snapshot holds the carried state as it evolved
             branch.advance(t_branch, branch.weeks)
             yield si, _trim(branch.outputs(), off_i)
         del snap

@@ -35,7 +35,14 @@ from resurgence.runs.executors import (
     map_runs,
     theatre_ref,
 )
-from resurgence.runs.prepare import chunks, resolve, scenario_params, simulate_spun, spun_up
+from resurgence.runs.prepare import (
+    Carried,
+    chunks,
+    resolve,
+    scenario_params,
+    simulate_spun,
+    spun_up,
+)
 from resurgence.scenario.drivers import compile_drivers
 from resurgence.scenario.schema import Scenario, ScenarioError, check_spinup
 from resurgence.theatre.theatre import Theatre, load_theatre
@@ -59,11 +66,15 @@ class Origin(Protocol):
     :class:`resurgence.calibration.posterior.Posterior`) or anything shaped like one.
 
     Run ``i`` takes ``paramset([i])``; every run starts at ``start`` (simulating the known
-    history from there) and reports from the scenario's own start."""
+    history from there) and reports from the scenario's own start — or, where the origin
+    carries states (``carried`` is not None), from the state of run ``i`` on that date, with
+    no history to simulate (for scenarios that start on or after it)."""
 
     start: dt.date
 
     def paramset(self, run_ids: np.ndarray) -> ParamSet: ...
+
+    def carried(self, run_ids: np.ndarray) -> Carried | None: ...
 
     def manifest_entry(self) -> dict: ...
 
@@ -123,10 +134,14 @@ def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: in
     for sc in scs:  # validate early: regions, bases and parameter names
         compile_drivers(sc, th)
     spinup = None
+    carried_for: Callable[[np.ndarray], Carried | None] = lambda ids: None  # noqa: E731
     if posterior is not None:
         if params is not None:
             raise ArgumentError("pass either params or a posterior, not both")
         spinup = posterior.start
+        probe_state = posterior.carried(np.arange(1))
+        if probe_state is not None and all(sc.start >= probe_state.date for sc in scs):
+            spinup, carried_for = probe_state.date, posterior.carried
         for sc in scs:
             check_spinup(sc, spinup)
     elif params is not None and params.runs != runs:
@@ -146,6 +161,10 @@ def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: in
     extra = dict(manifest_extra or {})
     if posterior is not None:
         extra["posterior"] = posterior.manifest_entry()
+        extra["posterior"]["runs_start"] = {
+            "date": spinup.isoformat() if spinup else None,
+            "from": "carried origin states" if carried_for(np.arange(1)) is not None
+            else "simulated history"}
     specs = [m for m in all_metrics() if metrics is None or m.name in metrics]
     if metrics is not None and len(specs) != len(set(metrics)):
         unknown = sorted(set(metrics) - {m.name for m in specs})
@@ -165,7 +184,7 @@ def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: in
             if progress:
                 progress(len(ids))
         keep = {m.name for m in specs} if writer is not None else None
-        tasks = _tasks(scs, ref, params_for, runs, chunk_size, seed, spinup, keep,
+        tasks = _tasks(scs, ref, params_for, carried_for, runs, chunk_size, seed, spinup, keep,
                        done, len(th.codes), budget=None if workers == 1 else 128 << 20)
         for si, ids, arrays, summ in execute(tasks, workers, backend):
             name = scs[si].name
@@ -188,7 +207,7 @@ def run_ensemble(scenarios: Sequence[Scenario | str | Path], runs: int, seed: in
     return result
 
 
-def _tasks(scs, ref, params_for, runs, chunk_size, seed, spinup, keep, done,
+def _tasks(scs, ref, params_for, carried_for, runs, chunk_size, seed, spinup, keep, done,
            n_regions: int, budget: int | None) -> Iterator[EnsembleTask]:
     """Per chunk, the scenarios not yet committed, in batches whose kept series fit
     ``budget`` bytes (None: one batch; a batch shares its history, see
@@ -196,13 +215,13 @@ def _tasks(scs, ref, params_for, runs, chunk_size, seed, spinup, keep, done,
     weeks = scs[0].weeks
     per_run = 4 * weeks * (n_regions + 1) * (len(keep) if keep else 0)
     for ids in chunks(runs, chunk_size):
-        ps = params_for(ids)
+        ps, carried = params_for(ids), carried_for(ids)
         todo = [(si, sc, scenario_params(sc, ps)) for si, sc in enumerate(scs)
                 if (sc.name, int(ids[0])) not in done]
         size = max(1, len(todo) if budget is None else budget // max(1, per_run * len(ids)))
         for i in range(0, len(todo), size):
             yield EnsembleTask(tuple(todo[i:i + size]), ref, ids, seed, spinup,
-                               frozenset(keep) if keep is not None else None)
+                               frozenset(keep) if keep is not None else None, carried)
 
 
 def _writer(out, scs, th: Theatre, runs, seed, params: ParamSet, overwrite,

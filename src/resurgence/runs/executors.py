@@ -28,7 +28,7 @@ from resurgence.core.timegrid import WeekGrid
 from resurgence.model.params import ParamSet
 from resurgence.results.outcomes import run_outcomes
 from resurgence.runs.branch import simulate_branched
-from resurgence.runs.prepare import simulate_spun
+from resurgence.runs.prepare import Carried, simulate_spun
 from resurgence.scenario.schema import Scenario
 from resurgence.theatre.theatre import Theatre, load_theatre
 
@@ -149,6 +149,7 @@ class EnsembleTask:
     seed: int
     spinup: dt.date | None
     keep: frozenset[str] | None  # metrics to send back (None: outcomes only)
+    carried: Carried | None = None  # runs start from this state instead of simulating history
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,7 @@ class MapTask:
     seed: int
     spinup: dt.date | None
     fn: Callable
+    carried: Carried | None = None
 
 
 ChunkResult = tuple[int, np.ndarray, dict[str, np.ndarray] | None, dict[str, np.ndarray]]
@@ -171,7 +173,8 @@ def _iter_work(task: EnsembleTask) -> Iterator[ChunkResult]:
     """One scenario's ``(index, run_ids, kept series or None, outcomes)`` at a time."""
     theatre = load_theatre(task.theatre)
     by_index = {i: sc for i, sc, _ in task.items}
-    for si, out in simulate_branched(task.items, theatre, task.run_ids, task.seed, task.spinup):
+    for si, out in simulate_branched(task.items, theatre, task.run_ids, task.seed,
+                                       task.spinup, task.carried):
         sc = by_index[si]
         summ = run_outcomes(out, theatre, WeekGrid(sc.start, sc.weeks))
         # without a bundle only the per-run outcomes travel back (not ~70 MB of series a chunk)
@@ -188,7 +191,7 @@ def _work(task: EnsembleTask) -> list[ChunkResult]:
 def _map_work(task: MapTask) -> Any:
     theatre = load_theatre(task.theatre)
     arrays = simulate_spun(task.scenario, theatre, task.params, task.run_ids, task.seed,
-                           task.spinup)
+                           task.spinup, task.carried)
     return task.fn(arrays, task.params, task.run_ids)
 
 
@@ -199,15 +202,21 @@ def theatre_ref(th: Theatre) -> str:
 
 def map_runs(sc: Scenario, params: ParamSet, run_ids: np.ndarray, seed: int, fn: Callable,
              *, theatre: str | Path = "iraq", spinup: dt.date | None = None,
+             carried: Carried | None = None,
              chunk_size: int = 250, workers: int = 1, backend: str = "local") -> list:
-    """Simulate runs ``run_ids`` (``params`` holds one value per run) in chunks and apply
-    ``fn(arrays, params_chunk, run_ids_chunk)`` to each chunk in the worker; results come
-    back in chunk order. ``fn`` must be picklable (a module-level function or partial)."""
+    """Simulate runs ``run_ids`` (``params`` holds one value per run; ``carried``, if given,
+    one starting state per run) in chunks and apply ``fn(arrays, params_chunk,
+    run_ids_chunk)`` to each chunk in the worker; results come back in chunk order. ``fn``
+    must be picklable (a module-level function or partial)."""
     run_ids = np.asarray(run_ids)
     ref = theatre_ref(load_theatre(theatre))
-    tasks = (MapTask(sc, ref, params.take(np.arange(i, min(i + chunk_size, len(run_ids)))),
-                     run_ids[i:i + chunk_size], seed, spinup, fn)
-             for i in range(0, len(run_ids), chunk_size))
+
+    def task(i: int) -> MapTask:
+        sl = slice(i, min(i + chunk_size, len(run_ids)))
+        return MapTask(sc, ref, params.take(np.arange(sl.start, sl.stop)), run_ids[sl], seed,
+                       spinup, fn, carried.take(sl) if carried is not None else None)
+
+    tasks = (task(i) for i in range(0, len(run_ids), chunk_size))
     return list(executor(workers, backend).map(_map_work, tasks))
 
 

@@ -96,6 +96,9 @@ class Coalition(Module):
         self._base_region = np.array([sim.theatre.index(b.region) for b in sim.theatre.bases],
                                      dtype=int)
 
+    def invalidate(self) -> None:
+        self._open = None  # the reach is recomputed from the open bases at the next step
+
     def _update_reach(self, open_: np.ndarray) -> None:
         if self._open is None:
             rows: slice | np.ndarray = slice(None)
@@ -116,7 +119,7 @@ class Coalition(Module):
     def step(self, sim, t: int) -> None:
         s, p, lv = sim.state.coalition, sim.params.coalition, sim.levers(t)
         pol = sim.drivers.policy
-        if pol.responsive and t > 0:
+        if pol.responsive and sim.elapsed(t) > 0:
             trigger = sim.state.politics.pressure >= pol.expel_threshold
             s.exit_started |= trigger
             s.exit_frac = np.where(s.exit_started,
@@ -125,7 +128,7 @@ class Coalition(Module):
         s.troops = troops
         present = troops > 0
         hazard = sim.drivers.closure_hazard
-        if t > 0 and s.base_closed.shape[1] and (hazard is None or hazard[t]):
+        if sim.elapsed(t) > 0 and s.base_closed.shape[1] and (hazard is None or hazard[t]):
             attacks = sim.state.militia.militia_attacks_us[:, self._base_region]  # last week's, (n, B)
             hz = 1.0 - np.exp(-p.closure_hazard_per_attack * attacks)
             s.base_closed |= sim.u_national(N, t)[:, : s.base_closed.shape[1]] < hz

@@ -36,7 +36,9 @@ class Grievance(Module):
         P(N, "grievance_rate", 0.03, "1/week", "speed of grievance adjustment",
           lognormal(0.03, 0.4)),
     )
-    states = (S("grievance", "region", "0-1", "grievance"),)
+    states = (S("grievance", "region", "0-1", "grievance"),
+              S("harm_ref", "region", "index", "operations' civilian harm in the run's first week "
+                "(harm is measured against it)"))
     metrics = (M("grievance", "0-1", "grievance in the population", agg="popmean"),)
 
     def init(self, sim) -> None:
@@ -55,9 +57,9 @@ class Grievance(Module):
         detect = st.insurgency.detect
         info = detect / (detect + p.harm_info_half)
         harm = (st.host.host + st.coalition.air) * (1.0 - info)
-        if t == 0:  # harm is measured against the operations of the first simulated week
-            self._harm0 = harm
-        harm = harm - self._harm0
+        if sim.elapsed(t) == 0:  # harm is measured against the run's first simulated week
+            s.harm_ref = harm
+        harm = harm - s.harm_ref
         target = self._target(p, st.militia.militia_strength, harm)
         s.grievance = s.grievance + p.grievance_rate * (target - s.grievance)
         sim.record("grievance", t, s.grievance)

@@ -84,7 +84,7 @@ class Host(Module):
     def step(self, sim, t: int) -> None:
         s, p, lv = sim.state.host, sim.params.host, sim.levers(t)
         c, st = sim.state.coalition, sim.state
-        train = (c.training * self._federal) @ self._w[:, None] / max(
+        train = np.einsum("nr,r->n", c.training * self._federal, self._w)[:, None] / max(
             float((self._federal[0] * self._w).sum()), 1e-9)
         g = (p.cap_growth + p.cap_growth_training * np.minimum(train, 1.0)) / 52.0
         s.capability = s.capability + g * s.capability * (1.0 - s.capability / p.cap_max)

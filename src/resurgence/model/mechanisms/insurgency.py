@@ -16,6 +16,7 @@ import numba
 import numpy as np
 
 from resurgence.core import samplers
+from resurgence.core.linalg import rowdot
 from resurgence.model.module import M, Module, P, S
 from resurgence.model.params import beta, lognormal, uniform
 
@@ -121,9 +122,9 @@ class Insurgency(Module):
         F = np.maximum(F - removed, 0.0) + new + sim.drivers.is_surge[t][None, :]
         # movement towards neighbours under less detection pressure (mean-field flow)
         pull = np.exp(-p.move_pressure * D)
-        denom = pull @ self._adj
+        denom = rowdot(pull, self._adj)
         out = p.move_rate * F * (denom > 0)
-        F = F - out + pull * ((out / np.maximum(denom, 1e-12)) @ self._adj)
+        F = F - out + pull * rowdot(out / np.maximum(denom, 1e-12), self._adj)
         s.fighters = F
         s.is_attacks = attacks
         sim.record("is_attacks", t, attacks)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from resurgence.core import samplers
+from resurgence.core.linalg import rowdot
 from resurgence.model.module import M, Module, P, S
 from resurgence.model.params import beta, lognormal, uniform
 
@@ -93,7 +94,7 @@ class Militia(Module):
         if force:
             camp = np.full_like(camp, force > 0)
         s.campaign = camp
-        targets = (p.attack_rate_base * (c.base_open.astype(float) @ self._base_region)
+        targets = (p.attack_rate_base * rowdot(c.base_open.astype(float), self._base_region)
                    + p.attack_rate_convoy * self._convoy * present
                    + p.attack_rate_embassy * self._capital)
         mean = (targets * s.militia_strength * (0.5 + 0.5 * tension)
