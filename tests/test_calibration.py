@@ -154,3 +154,39 @@ def test_cli_forecast_rejects_bad_suffix(tmp_path):
     assert r.exit_code == 2
     assert "--out" in r.output and "Traceback" not in r.output
     assert not (tmp_path / "f.txt").exists()
+
+
+def test_trend_term_tells_a_flat_path_from_a_falling_one():
+    # levels alone score a flat path through a falling series about as well as one that
+    # falls with it; the trend term penalises the flat one
+    from resurgence.calibration import obsmodel
+
+    _, design = history_setup(IRAQ_2020, dt.date(2020, 9, 30))
+    mu_true = np.maximum(design.y, 1.0)[None, :]
+    sel = ((design.rows["granularity"] == "month") & (design.region_index < 0)).to_numpy()
+    groups = design.rows["group"].to_numpy()
+    flat = mu_true.copy()
+    for g in np.unique(groups[sel]):  # each monthly series replaced by its own mean
+        cols = sel & (groups == g)
+        flat[0, cols] = mu_true[0, cols].mean()
+    t_true = obsmodel.trend_terms(design, mu_true)
+    t_flat = obsmodel.trend_terms(design, flat)
+    assert len(t_true) >= 2 and max(float(x[0]) for x in t_true) < 1e-9
+    assert sum(float(x[0]) for x in t_flat) > 1.0
+    assert obsmodel.distance(design, flat)[0] > obsmodel.distance(design, mu_true)[0]
+
+
+def test_abc_says_why_it_stopped_and_fits_every_uncertain_parameter(small_fit):
+    meta = small_fit.posterior.meta
+    assert meta["stopped"] in ("generations", "acceptance", "converged")
+    assert meta["identifiable"] == list(IRAQ_2020.calibrated)
+    cols = set(small_fit.posterior.draws.columns)
+    # the unidentified mechanism parameters travel with the draws (uncertain, not fixed)...
+    assert {"influence_rate", "pressure_militia", "elast_mediation"} <= cols
+    assert small_fit.posterior.draws["influence_rate"].std() > 0
+    # ...and constants stay constants
+    assert "troops_ref" not in cols
+    converged = calibrate("iraq-2020", until=UNTIL, particles=48, generations=30, seed=5,
+                          min_improvement=0.5)
+    assert converged.posterior.meta["stopped"] == "converged"
+    assert len(converged.generations) < 30

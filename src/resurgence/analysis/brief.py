@@ -156,7 +156,11 @@ def _maps(bundle: Bundle) -> pd.DataFrame:
 
 
 def _params_table(post: Posterior | None) -> pd.DataFrame:
+    """Each parameter's value (posterior 10/50/90%) and basis: ``posterior`` (fitted, among
+    the case's identifiable parameters), ``prior (propagated)`` (sampled with the fit but
+    where the data say little: its spread is the prior's) or ``default`` (a constant)."""
     rows = []
+    ident = set(post.meta.get("identifiable", post.draws.columns)) if post is not None else set()
     for p in full_specs():
         calibrated = post is not None and p.name in post.draws
         if post is not None and calibrated:
@@ -166,7 +170,8 @@ def _params_table(post: Posterior | None) -> pd.DataFrame:
             lo = mid = hi = p.default
         rows.append({"name": p.name, "module": p.module, "units": p.units,
                      "value": mid, "p10": lo, "p90": hi,
-                     "basis": "posterior" if calibrated else "default",
+                     "basis": ("posterior" if p.name in ident else "prior (propagated)")
+                     if calibrated else "default",
                      "prior": p.prior.describe(), "claims": " ".join(p.claims), "source": p.source,
                      "description": p.description})
     return pd.DataFrame(rows)

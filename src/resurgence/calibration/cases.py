@@ -21,6 +21,19 @@ class Case:
     prior_overrides: dict[str, Prior] = field(default_factory=dict)
     extra_observations: tuple[dict, ...] = ()
     theatre: str = "iraq"
+    #: every other mechanism parameter with an uncertain prior is fitted too, as a nuisance
+    #: parameter: where the data say nothing its posterior stays its prior, instead of being
+    #: fixed at its default (which gave zero-width intervals on outcomes it drives)
+    propagate_priors: bool = True
+
+    def nuisance(self) -> tuple[str, ...]:
+        """The mechanism parameters fitted beside ``calibrated`` (see ``propagate_priors``)."""
+        if not self.propagate_priors:
+            return ()
+        from resurgence.model.sim import all_params
+
+        return tuple(p.name for p in all_params()
+                     if p.name not in self.calibrated and p.prior.kind != "fixed")
 
 
 IRAQ_2020 = Case(

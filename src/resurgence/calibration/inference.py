@@ -147,9 +147,14 @@ def calibrate(case: str | Case = "iraq-2020", *, until: dt.date | None = None,
               particles: int = 1000, generations: int = 6, alpha: float = 0.5,
               min_acceptance: float = 0.03, max_steps: int = 6, seed: int = 1, workers: int = 1,
               chunk_size: int = 250, progress=None,
-              published_before: dt.date | None = None) -> CalibrationResult:
+              published_before: dt.date | None = None,
+              min_improvement: float = 0.02) -> CalibrationResult:
     """Fit the case's calibrated parameters to every observation up to ``until`` (and,
-    with ``published_before``, published before that date)."""
+    with ``published_before``, published before that date).
+
+    Stops after ``generations``, when the move acceptance falls below ``min_acceptance``, or
+    when the tolerance has converged: it fell by less than ``min_improvement`` (relative) over
+    the last generation. ``meta["stopped"]`` says which."""
     case = get_case(case) if isinstance(case, str) else case
     until = until or case.until
     if until > case.until:
@@ -158,7 +163,7 @@ def calibrate(case: str | Case = "iraq-2020", *, until: dt.date | None = None,
     if len(design.rows) == 0:
         raise ArgumentError(f"no observations before {until} for case {case.name!r}")
     specs = {p.name: p for p in full_specs()}
-    cal = [specs[n] for n in case.calibrated]
+    cal = [specs[n] for n in (*case.calibrated, *case.nuisance())]
     space = Space(cal, [case.prior_overrides.get(p.name, p.prior) for p in cal])
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**31,)))
     score = partial(_score, design=design)
@@ -183,6 +188,7 @@ def calibrate(case: str | Case = "iraq-2020", *, until: dt.date | None = None,
         progress(gens[-1])
     next_run = particles
     steps = 2
+    stopped = "generations"
     for g in range(1, generations):
         t1 = time.perf_counter()
         eps = float(np.quantile(dist, alpha))
@@ -207,6 +213,10 @@ def calibrate(case: str | Case = "iraq-2020", *, until: dt.date | None = None,
         if progress:
             progress(gens[-1])
         if rate < min_acceptance:
+            stopped = "acceptance"
+            break
+        if g >= 2 and gens[-2].epsilon - eps < min_improvement * gens[-2].epsilon:
+            stopped = "converged"
             break
         # MCMC steps so that each particle moves with probability ~0.95 (Drovandi & Pettitt)
         steps = int(np.clip(np.ceil(np.log(0.05) / np.log(max(1 - rate, 1e-6))), 1, max_steps))
@@ -218,6 +228,7 @@ def calibrate(case: str | Case = "iraq-2020", *, until: dt.date | None = None,
     draws = pd.DataFrame(theta[idx], columns=[p.name for p in cal])
     meta = {"method": "ABC-SMC", "seed": seed, "particles": particles,
             "generations": [g.__dict__ for g in gens], "observations": len(design.rows),
+            "stopped": stopped, "identifiable": list(case.calibrated),
             "wall_time_s": round(time.perf_counter() - t0, 2)}
     post = Posterior(case.name, case.history_start, until, draws, meta)
     return CalibrationResult(post, gens, design)

@@ -157,12 +157,42 @@ def expected(d: ObsDesign, arrays: dict[str, np.ndarray], params: dict[str, np.n
 
 def distance(d: ObsDesign, mu: np.ndarray) -> np.ndarray:
     """ABC distance per run: root mean squared standardised log error, each group of
-    series (source, metric, level, granularity) weighted equally."""
+    series (source, metric, level, granularity) weighted equally, plus one trend term per
+    monthly series (see :func:`trend_terms`), weighted like a group."""
     y = d.y[None, :]
     z = (np.log1p(y) - np.log1p(mu)) / np.sqrt(1.0 / (mu + 1.0) + 1.0 / d.dispersion[None, :])
     groups = d.rows["group"].to_numpy()
     parts = [np.mean(z[:, groups == g] ** 2, axis=1) for g in np.unique(groups)]
+    parts += trend_terms(d, mu)
     return np.sqrt(np.mean(parts, axis=0))
+
+
+#: a monthly series with at least this many months contributes a trend term
+TREND_MIN_MONTHS = 12
+
+
+def trend_terms(d: ObsDesign, mu: np.ndarray) -> list[np.ndarray]:
+    """Squared standardised difference between the observed and simulated log-linear trend
+    of each national monthly series: levels alone let a flat path through a falling series
+    score as well as one that falls with it (issue #9); the trend term tells them apart. The
+    slope's standard error is the least-squares one under the rows' own noise."""
+    out = []
+    gran = d.rows.get("granularity", pd.Series([""] * len(d.rows))).to_numpy()
+    groups = d.rows["group"].to_numpy()
+    for g in np.unique(groups):
+        cols = np.flatnonzero((groups == g) & (gran == "month") & (d.region_index < 0))
+        if len(cols) < TREND_MIN_MONTHS:
+            continue
+        t = d.rows["period_start"].to_numpy("datetime64[D]")[cols].astype(float) / 365.25
+        tc = t - t.mean()
+        sxx = float((tc ** 2).sum())
+        y = np.log1p(d.y[cols])
+        m = np.log1p(mu[:, cols])
+        var = np.mean(1.0 / (d.y[cols] + 1.0) + 1.0 / d.dispersion[cols])
+        b_obs = float((tc * (y - y.mean())).sum() / sxx)
+        b_sim = ((m - m.mean(axis=1, keepdims=True)) * tc[None, :]).sum(axis=1) / sxx
+        out.append((b_sim - b_obs) ** 2 / (var / sxx))
+    return out
 
 
 def draw(mu: np.ndarray, dispersion: np.ndarray | float, u: np.ndarray) -> np.ndarray:
