@@ -50,8 +50,8 @@ Weeks = Annotated[int | None, typer.Option("--weeks", help="Override the scenari
 Chunk = Annotated[int, typer.Option("--chunk-size", help="Runs per work unit (results do not depend on it).")]
 Backend = Annotated[str, typer.Option("--backend", help="'local' (process pool) or 'ray' (scale-out; "
                                       "pip install 'resurgence\\[ray]'; RAY_ADDRESS selects a cluster).")]
-Post = Annotated[str, typer.Option("--posterior", help="'shipped' (calibrated iraq-2020 draws; runs spin up "
-                                   "from 2018), 'none' (versioned defaults from the scenario start) or a posterior file.")]
+Post = Annotated[str, typer.Option("--posterior", help="'shipped' (calibrated iraq-2020 draws; runs start "
+                                   "from each draw's filtered state on 2020-12-01), 'none' (versioned defaults from the scenario start) or a posterior file.")]
 Metrics = Annotated[str, typer.Option("--metrics", help="Metrics written to the bundle: 'default' (17 that the "
                                       "brief, the web app and docs/results.md read), 'all' (30) or a comma-separated "
                                       "list (`resurgence model metrics`).")]

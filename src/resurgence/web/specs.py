@@ -57,7 +57,7 @@ class _Body(BaseModel):
     weeks: Annotated[int | None, Field(strict=True, ge=1, description="override the "
                                        "scenario horizon (weeks)")] = None
     posterior: Literal["shipped", "none"] = Field(
-        "shipped", description="'shipped': calibrated iraq-2020 draws, runs spin up from 2018; "
+        "shipped", description="'shipped': calibrated iraq-2020 draws, runs start from each draw's filtered state on 2020-12-01; "
         "'none': versioned defaults from the scenario start")
     label: Label = None
 
