@@ -190,3 +190,39 @@ def test_abc_says_why_it_stopped_and_fits_every_uncertain_parameter(small_fit):
                           min_improvement=0.5)
     assert converged.posterior.meta["stopped"] == "converged"
     assert len(converged.generations) < 30
+
+
+def test_the_fit_reads_each_fact_once():
+    from resurgence.calibration import obsmodel
+
+    _, fit = history_setup(IRAQ_2020, IRAQ_2020.until, dt.date(2020, 12, 1), fit=True)
+    _, every = history_setup(IRAQ_2020, IRAQ_2020.until)
+    r = fit.rows
+    nat = r[(r["region"] == "IQ") & (r["role"] == "level")]
+    assert not (nat["granularity"] == "week").any()  # weekly snapshots are not levels
+    for (_src, _met), g in nat.groupby(["source", "metric"]):  # no month counted twice
+        months = [m for a, b in zip(g["period_start"], g["period_end"], strict=True)
+                  for m in pd.period_range(a, b, freq="M")]
+        assert len(months) == len(set(months))
+    # Musings 2019: months Jan-Apr, then the year's remainder over May-Dec
+    rem = nat[(nat["source"] == "musings") & (nat["granularity"] == "year remainder")
+              & (nat["period_end"] == pd.Timestamp("2019-12-31"))]
+    y19 = every.rows[(every.rows["source"] == "musings") & (every.rows["metric"] == "incidents")
+                     & (every.rows["region"] == "IQ") & (every.rows["granularity"] == "year")
+                     & (every.rows["period_start"] == pd.Timestamp("2019-01-01"))]["value"].iloc[0]
+    months19 = nat[(nat["source"] == "musings") & (nat["granularity"] == "month")
+                   & (nat["period_start"].dt.year == 2019)]["value"].sum()
+    assert rem["period_start"].iloc[0] == pd.Timestamp("2019-05-01")
+    assert rem["value"].iloc[0] == pytest.approx(y19 - months19)
+    # governorate media snapshots are shares: a model with the right shares but half the
+    # level scores the same share term
+    assert (fit.snapshot >= 0).sum() > 20
+    mu = np.maximum(fit.y, 0.5)[None, :]
+    a, b = obsmodel.share_term(fit, mu), obsmodel.share_term(fit, 0.5 * mu)
+    assert a[0] == pytest.approx(b[0]) and a[0] < 0.5
+    skew = mu.copy()
+    skew[0, fit.snapshot >= 0] = 1.0  # uniform shares
+    assert obsmodel.share_term(fit, skew)[0] > 5 * a[0] + 0.5
+    # vintage: the CTC 2020 Q2-Q3 counts (published January 2022) are not fitted
+    ctc = r[(r["source"] == "ctc") & (r["granularity"] == "quarter")]
+    assert ctc["period_start"].max() < pd.Timestamp("2020-04-01")

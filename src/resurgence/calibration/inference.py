@@ -128,9 +128,12 @@ def _score(arrays, params: ParamSet, run_ids, *, design: ObsDesign) -> np.ndarra
     return obsmodel.distance(design, mu)
 
 
-def history_setup(case: Case, until: dt.date, published_before: dt.date | None = None):
+def history_setup(case: Case, until: dt.date, published_before: dt.date | None = None,
+                  *, fit: bool = False):
     """The history scenario from ``case.history_start`` to ``until`` and its obs design
-    (rows published before ``published_before`` only, when given)."""
+    (rows published before ``published_before`` only, when given). With ``fit``, the rows
+    the ABC fits (:func:`resurgence.calibration.obsmodel.fit_rows`: each fact once, weekly
+    snapshots as shares); else every row (the posterior-predictive check covers them all)."""
     base = resolve(case.scenario)
     weeks = (until - case.history_start).days // 7 + 1
     sc = base.model_copy(update={"start": case.history_start, "weeks": weeks})
@@ -138,8 +141,10 @@ def history_setup(case: Case, until: dt.date, published_before: dt.date | None =
     from resurgence.theatre.theatre import load_theatre
 
     th = load_theatre(case.theatre)
-    design = obsmodel.design(case_observations(case, until, published_before), grid.dates,
-                             th.codes, th.national_code)
+    obs = case_observations(case, until, published_before)
+    if fit:
+        obs = obsmodel.fit_rows(obs, th.national_code)
+    design = obsmodel.design(obs, grid.dates, th.codes, th.national_code)
     return sc, design
 
 
@@ -149,8 +154,9 @@ def calibrate(case: str | Case = "iraq-2020", *, until: dt.date | None = None,
               chunk_size: int = 250, progress=None,
               published_before: dt.date | None = None,
               min_improvement: float = 0.02) -> CalibrationResult:
-    """Fit the case's calibrated parameters to every observation up to ``until`` (and,
-    with ``published_before``, published before that date).
+    """Fit the case's calibrated parameters to every observation up to ``until`` published
+    before ``published_before`` (default: the day after ``until`` — what was known then; a
+    count published years later, such as CTC's 2020 Q2-Q3, is a target, not data).
 
     Stops after ``generations``, when the move acceptance falls below ``min_acceptance``, or
     when the tolerance has converged: it fell by less than ``min_improvement`` (relative) over
@@ -159,7 +165,8 @@ def calibrate(case: str | Case = "iraq-2020", *, until: dt.date | None = None,
     until = until or case.until
     if until > case.until:
         raise ArgumentError(f"field 'until' = {until}: after the last date of data ({case.until})")
-    sc, design = history_setup(case, until, published_before)
+    published_before = published_before or until + dt.timedelta(days=1)
+    sc, design = history_setup(case, until, published_before, fit=True)
     if len(design.rows) == 0:
         raise ArgumentError(f"no observations before {until} for case {case.name!r}")
     specs = {p.name: p for p in full_specs()}

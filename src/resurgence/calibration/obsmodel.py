@@ -91,6 +91,9 @@ class ObsDesign:
     background: np.ndarray  # (K,) parameter names or ""
     months: np.ndarray  # (K,) period length in months
     dispersion: np.ndarray  # (K,)
+    #: (K,) -1 for a level row; else the snapshot a share row belongs to (its governorates'
+    #: counts are read as shares of the snapshot's total, see :func:`fit_rows`)
+    snapshot: np.ndarray | None = None
 
     @property
     def y(self) -> np.ndarray:
@@ -117,12 +120,80 @@ def design(obs: pd.DataFrame, week_starts: np.ndarray, codes: tuple[str, ...],
     rows["group"] = rows["source"] + ":" + rows["metric"] + ":" + np.where(
         rows["region"] == national, "national", "regional") + ":" + gran.astype(str)
     code_idx = {c: i for i, c in enumerate(codes)}
+    if "role" in rows:
+        share = (rows["role"] == "share").to_numpy()
+        key = rows["source"] + rows["metric"] + rows["period_start"].astype(str) + rows["period_end"].astype(str)
+        ids = pd.factorize(key)[0]
+        snapshot = np.where(share, ids, -1)
+    else:
+        snapshot = np.full(len(rows), -1)
     return ObsDesign(
         rows=rows, weights=weights,
         region_index=np.array([code_idx.get(r, -1) for r in rows["region"]], dtype=int),
         quantity=np.array([q for q, _, _ in m]), rate=np.array([r for _, r, _ in m]),
         background=np.array([b or "" for _, _, b in m]), months=days / DAYS_PER_MONTH,
-        dispersion=np.array([DISPERSION.get(s, 5.0) for s in rows["source"]]))
+        dispersion=np.array([DISPERSION.get(s, 5.0) for s in rows["source"]]),
+        snapshot=snapshot)
+
+
+def _month_index(d: pd.Timestamp) -> int:
+    return d.year * 12 + d.month - 1
+
+
+def fit_rows(obs: pd.DataFrame, national: str = "IQ") -> pd.DataFrame:
+    """The rows the ABC fits, each fact once (issue #9: overlapping rows counted as
+    independent, weekly snapshots read as levels).
+
+    National series: one non-overlapping partition per source and metric — complete months
+    first, then quarters, years and multi-month rows over the months still uncovered (the
+    remainder of a year: its total minus the rows inside it), never weeks: the Musings weekly
+    snapshots are weeks picked for news value (1.64x their months in 2019), not levels.
+    Governorate rows: real governorate counts (UCDP GED) are levels; snapshots of media
+    reports (Musings) are read as *shares* — where the violence was, not how much — their
+    counts against the model's governorate shares. Adds a ``role`` column (level|share)."""
+    out = []
+    for (src, met, reg), g in obs.groupby(["source", "metric", "region"], sort=False):
+        if (src, met) not in MAPPING:
+            continue
+        if reg != national:
+            if src == "musings":
+                out.append(g.assign(role="share"))
+            else:
+                out.append(g[g["granularity"] != "week"].assign(role="level"))
+            continue
+        covered: dict[int, float] = {}
+        keep = []
+        order = {"month": 0, "quarter": 1, "year": 2}
+        g = g[g["granularity"] != "week"]
+        for _, r in sorted(g.iterrows(), key=lambda kv: (order.get(kv[1]["granularity"], 3),
+                                                        kv[1]["period_start"])):
+            ps, pe = pd.Timestamp(r["period_start"]), pd.Timestamp(r["period_end"])
+            a, b = _month_index(ps), _month_index(pe)
+            months = [m for m in range(a, b + 1) if m not in covered]
+            if not months:
+                continue
+            whole = len(months) == b - a + 1
+            if not whole and (months != list(range(months[0], months[-1] + 1))
+                              or ps.day != 1 or not pe.is_month_end):
+                continue  # a non-contiguous or ragged remainder: not a clean period
+            value = float(r["value"]) - sum(v for m, v in covered.items() if a <= m <= b)
+            if value <= 0:
+                continue
+            row = r.copy()
+            if not whole:
+                row["period_start"] = pd.Timestamp(year=months[0] // 12, month=months[0] % 12 + 1, day=1)
+                row["period_end"] = (pd.Timestamp(year=months[-1] // 12, month=months[-1] % 12 + 1, day=1)
+                                     + pd.offsets.MonthEnd(0))
+                row["value"] = value
+                row["granularity"] = f"{r['granularity']} remainder"
+            for m in months:
+                covered[m] = value / len(months)
+            keep.append(row)
+        if keep:
+            out.append(pd.DataFrame(keep).assign(role="level"))
+    if not out:
+        return obs.iloc[:0].assign(role=pd.Series(dtype=str))
+    return pd.concat(out, ignore_index=True)
 
 
 def expected(d: ObsDesign, arrays: dict[str, np.ndarray], params: dict[str, np.ndarray]) -> np.ndarray:
@@ -161,10 +232,34 @@ def distance(d: ObsDesign, mu: np.ndarray) -> np.ndarray:
     monthly series (see :func:`trend_terms`), weighted like a group."""
     y = d.y[None, :]
     z = (np.log1p(y) - np.log1p(mu)) / np.sqrt(1.0 / (mu + 1.0) + 1.0 / d.dispersion[None, :])
+    snap = d.snapshot if d.snapshot is not None else np.full(len(d.rows), -1)
+    level = snap < 0
     groups = d.rows["group"].to_numpy()
-    parts = [np.mean(z[:, groups == g] ** 2, axis=1) for g in np.unique(groups)]
+    parts = [np.mean(z[:, (groups == g) & level] ** 2, axis=1) for g in np.unique(groups[level])]
+    if (~level).any():
+        parts.append(share_term(d, mu))
     parts += trend_terms(d, mu)
     return np.sqrt(np.mean(parts, axis=0))
+
+
+def share_term(d: ObsDesign, mu: np.ndarray) -> np.ndarray:
+    """Mean over snapshots of the multinomial deviance per degree of freedom of the
+    governorate counts against the model's governorate shares (1 when they fit as well as
+    multinomial sampling allows)."""
+    assert d.snapshot is not None
+    out = np.zeros(mu.shape[0])
+    snaps = np.unique(d.snapshot[d.snapshot >= 0])
+    for s in snaps:
+        cols = np.flatnonzero(d.snapshot == s)
+        y = d.y[cols]
+        if len(cols) < 2 or y.sum() <= 0:
+            continue
+        p = np.maximum(mu[:, cols], 1e-9)
+        p = p / p.sum(axis=1, keepdims=True)
+        pos = y > 0
+        dev = 2.0 * (y[pos][None, :] * np.log(y[pos][None, :] / (y.sum() * p[:, pos]))).sum(axis=1)
+        out += dev / (len(cols) - 1)
+    return out / max(len(snaps), 1)
 
 
 #: a monthly series with at least this many months contributes a trend term
