@@ -49,6 +49,10 @@ EXTRA = ("detect_planning", "interdiction", "allee_fighters", "lead_recovery", "
          "lead_weight", "backlash", "violence_memory", "syria_excess_0", "syria_excess_decay",
          "presence_grievance", "host_adaptation", "adaptation_rate", "cap_growth_training",
          "militia_vacuum", "elast_isr", "elast_air", "elast_planning", "harm_weight")
+#: posture effects whose fitted distribution is reported against the prior
+POSTURE_PARAMS = ("isr_deterrence", "detect_isr", "remove_air", "detect_planning",
+                  "presence_grievance", "militia_vacuum", "host_adaptation", "cap_growth_training",
+                  "elast_isr", "lead_weight", "backlash", "allee_fighters")
 GRAN_ORDER = ("month", "quarter", "multi-month", "year")
 
 
@@ -124,6 +128,7 @@ def main() -> None:
     u_all = np.random.default_rng(a.seed).random((a.draws, len(case.calibrated) + len(EXTRA)))
     order = [*case.calibrated, *EXTRA]
     result: dict = {"rows": int(len(part)), "prior_predictive": {}, "abc": {}}
+    joint = {}
     for name in STRUCTURES:
         names = varied(name)
         u = u_all[:, [order.index(n) for n in names]]
@@ -131,7 +136,13 @@ def main() -> None:
         mu = np.concatenate(map_runs(sc, paramset(name, names, u), ids, a.seed, fn,
                                      theatre=case.theatre, chunk_size=250))[:, part]
         result["prior_predictive"][name] = scores(mu, y, k, np.random.default_rng(0))
+        joint[name] = nb_logpmf(y[None, :], mu, k[None, :]).sum(axis=1)
         print(f"prior predictive, {name}: {result['prior_predictive'][name]}")
+    diff = joint["posture-matters"] - joint["posture-neutral"]  # paired: same uniforms
+    result["prior_predictive"]["paired"] = {
+        "median_loglik_difference": round(float(np.median(diff)), 2),
+        "share_matters_better": round(float(np.mean(diff > 0)), 3)}
+    print(f"paired (matters - neutral): {result['prior_predictive']['paired']}")
     if a.particles:
         for name in STRUCTURES:
             names = varied(name)
@@ -153,12 +164,23 @@ def main() -> None:
             d = obsmodel.distance(design, mu)
             s = scores(mu[:, part], y, k, np.random.default_rng(0))
             gens = res.generations
+            specs_by = {p.name: p for p in specs}
+            moved = {}
+            for n in POSTURE_PARAMS:
+                if n in res.posterior.draws:
+                    d0 = specs_by[n].prior.dist()
+                    x = res.posterior.draws[n].to_numpy(float)
+                    moved[n] = {"prior_mean": round(float(d0.mean()), 4),
+                                "prior_sd": round(float(d0.std()), 4),
+                                "post_mean": round(float(x.mean()), 4),
+                                "post_sd": round(float(x.std()), 4),
+                                "post_p_below_0": round(float(np.mean(x <= 0)), 3)}
             result["abc"][name] = {"lppd": s["sum_pointwise_log_pred"],
                                    "median_joint_loglik": s["median_joint_loglik"],
                                    "final_epsilon": round(gens[-1].epsilon, 4),
                                    "median_distance": round(float(np.median(d)), 4),
                                    "generations": len(gens), "particles": a.particles,
-                                   "varied": len(names)}
+                                   "varied": len(names), "posture_parameters": moved}
             print(f"ABC, {name}: {result['abc'][name]}")
     result["seconds"] = round(time.perf_counter() - t0, 1)
     result["command"] = (f"scripts/posture_compare.py --draws {a.draws} --particles {a.particles} "
