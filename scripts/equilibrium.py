@@ -5,7 +5,8 @@ Runs each scenario's runs forward with the levers, bases and posture of its last
 national IS attacks per week in the last year, the share of runs that settled and the share
 that decay (last-year attacks below a tenth of the first year's). ``--structure`` picks the
 parameter overlay of ``resurgence.model.structures``; ``--posterior`` runs the draws of a
-posterior file (run i takes draw i mod D) instead of the defaults. Usage::
+posterior file (run i takes draw i mod D) and ``--prior`` draws of the parameters that
+``scripts/posture_compare.py`` varies, from their priors, instead of the defaults. Usage::
 
     .venv/bin/python scripts/equilibrium.py --runs 50 --years 15 \\
         --scenarios stay-3000,announced-2500,full-withdrawal
@@ -33,6 +34,7 @@ def main() -> None:
     ap.add_argument("--scenarios", default="stay-3000,announced-2500,full-withdrawal")
     ap.add_argument("--structure", choices=list(STRUCTURES), default="posture-matters")
     ap.add_argument("--posterior", default=None, help="a posterior CSV (default: the defaults)")
+    ap.add_argument("--prior", action="store_true", help="prior draws instead of the defaults")
     a = ap.parse_args()
     th = load_theatre("iraq")
     over = structure_overrides(a.structure)
@@ -41,9 +43,16 @@ def main() -> None:
         from resurgence.calibration.posterior import Posterior
 
         ps: ParamSet = Posterior.load(a.posterior).paramset(ids, over or None)
+    elif a.prior:
+        from posture_compare import paramset, varied  # same folder
+
+        names = varied(a.structure)
+        u = np.random.default_rng(a.seed).random((a.runs, len(names)))
+        ps = paramset(a.structure, names, u)
     else:
         ps = default_params(a.runs, over)
-    print(f"structure {a.structure}, {'posterior ' + a.posterior if a.posterior else 'defaults'}, "
+    what = f"posterior {a.posterior}" if a.posterior else "prior draws" if a.prior else "defaults"
+    print(f"structure {a.structure}, {what}, "
           f"{a.runs} runs, {a.years} years, levers frozen at each scenario's last week")
     print(f"{'scenario':24s} {'attacks/wk y1':>14s} {'last year: median [10-90%]':>30s} "
           f"{'fighters end':>12s} {'settled':>8s} {'decays':>7s}")

@@ -42,7 +42,6 @@ _PARAM_HEADER = ["name", "module", "default", "units", "prior", "claims", "sourc
 
 def params_md() -> str:
     from resurgence.calibration.obsmodel import OBS_PARAMS
-
     from resurgence.model.params import DEFAULTS_VERSION, defaults_digest
     from resurgence.model.sim import PLAN, all_params
 

@@ -56,12 +56,17 @@ POSTURE_PARAMS = ("isr_deterrence", "detect_isr", "remove_air", "detect_planning
 GRAN_ORDER = ("month", "quarter", "multi-month", "year")
 
 
-def partition(rows: pd.DataFrame) -> np.ndarray:
+def partition(rows: pd.DataFrame, regional: bool = False) -> np.ndarray:
     """Indices of one non-overlapping set of national rows per (source, metric): months
-    first, then quarters, multi-month periods and years where nothing finer covers them."""
+    first, then quarters, multi-month periods and years where nothing finer covers them;
+    with ``regional``, also the regional UCDP GED months (one set per governorate)."""
     keep: list[int] = []
-    nat = rows[(rows["region"] == "IQ") & (rows["granularity"] != "week")]
-    for _key, sub in nat.groupby(["source", "metric"]):
+    sel = rows["granularity"] != "week"
+    if regional:
+        sel &= (rows["region"] == "IQ") | (rows["source"] == "ged")
+    else:
+        sel &= rows["region"] == "IQ"
+    for _key, sub in rows[sel].groupby(["source", "metric", "region"]):
         taken: list[tuple[pd.Timestamp, pd.Timestamp]] = []
         rank = sub["granularity"].map({g: i for i, g in enumerate(GRAN_ORDER)}).fillna(9)
         for i in sub.assign(rank=rank).sort_values(["rank", "period_start"]).index:
@@ -115,12 +120,14 @@ def main() -> None:
     ap.add_argument("--particles", type=int, default=300, help="ABC particles (0: skip the fit)")
     ap.add_argument("--generations", type=int, default=4)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--regional", action="store_true",
+                    help="also score the regional UCDP GED months (IS events by governorate)")
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args()
     t0 = time.perf_counter()
     case = IRAQ_2020
     sc, design = history_setup(case, case.until)
-    part = partition(design.rows)
+    part = partition(design.rows, a.regional)
     y, k = design.y[part], design.dispersion[part]
     print(f"{len(part)} scored rows of {len(design.rows)}:",
           design.rows.iloc[part].groupby("group").size().to_dict())
@@ -184,7 +191,7 @@ def main() -> None:
             print(f"ABC, {name}: {result['abc'][name]}")
     result["seconds"] = round(time.perf_counter() - t0, 1)
     result["command"] = (f"scripts/posture_compare.py --draws {a.draws} --particles {a.particles} "
-                         f"--generations {a.generations} --seed {a.seed}")
+                         f"--generations {a.generations} --seed {a.seed}" + (" --regional" if a.regional else ""))
     result["neutral_overlay"] = dict(POSTURE_NEUTRAL)
     if a.json:
         a.json.write_text(json.dumps(result, indent=2))
