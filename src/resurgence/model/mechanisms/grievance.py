@@ -52,6 +52,7 @@ class Grievance(Module):
         self._mil = (th.attrs["pmf_presence"] * (1.0 - th.attrs["iran_affinity"]))[None, :]
         sim.state.grievance.grievance = (self._target(sim.params.grievance, 1.0, 0.0)
                                          * np.ones((sim.n, 1)))
+        sim.state.grievance.harm_ref = np.full((sim.n, sim.n_regions), np.nan)  # first step sets it
 
     def _target(self, p, militia, harm, presence=0.0):
         return np.clip(p.grievance_base + p.grievance_reconstruction * self._rec
@@ -63,8 +64,8 @@ class Grievance(Module):
         detect = st.insurgency.detect
         info = detect / (detect + p.harm_info_half)
         harm = (st.host.host + st.coalition.air) * (1.0 - info)
-        if t == 0:  # harm is measured against the operations of the first simulated week
-            s.harm_ref = harm
+        if np.isnan(s.harm_ref).any():  # harm is measured against the first simulated week's
+            s.harm_ref = np.where(np.isnan(s.harm_ref), harm, s.harm_ref)  # (a carried one is kept)
         harm = harm - s.harm_ref
         presence = np.clip(st.coalition.troop_ratio, 0.0, 2.0) - 1.0
         target = self._target(p, st.militia.militia_strength, harm, presence)

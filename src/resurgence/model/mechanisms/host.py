@@ -81,6 +81,7 @@ class Host(Module):
         s, p = sim.state.host, sim.params.host
         s.capability = np.ones((sim.n, 1))
         s.adaptation = np.zeros((sim.n, 1))
+        s.train_ref = np.full((sim.n, 1), np.nan)  # set by the first step (kept if carried)
         lv = sim.levers(0)
         s.be_coord = self._be_target(p, lv, np.full((sim.n, 1), lv["mediation"]))
         th = sim.theatre
@@ -99,8 +100,8 @@ class Host(Module):
         c, st = sim.state.coalition, sim.state
         train = (c.training * self._federal) @ self._w[:, None] / max(
             float((self._federal[0] * self._w).sum()), 1e-9)
-        if t == 0:
-            s.train_ref = np.maximum(train, 1e-9)
+        if np.isnan(s.train_ref).any():  # the first simulated week (a carried state is kept)
+            s.train_ref = np.where(np.isnan(s.train_ref), np.maximum(train, 1e-9), s.train_ref)
         lost = np.clip(1.0 - train / s.train_ref, 0.0, 1.0)
         s.adaptation = s.adaptation + p.adaptation_rate * (lost - s.adaptation)
         g = (p.cap_growth + p.cap_growth_training * np.minimum(train, 1.0)
