@@ -41,8 +41,7 @@ _PARAM_HEADER = ["name", "module", "default", "units", "prior", "claims", "sourc
 
 
 def params_md() -> str:
-    from resurgence.calibration.inference.obsmodel import OBS_PARAMS
-
+    from resurgence.calibration.obsmodel import OBS_PARAMS
     from resurgence.model.params import DEFAULTS_VERSION, defaults_digest
     from resurgence.model.sim import PLAN, all_params
 
@@ -62,8 +61,8 @@ def params_md() -> str:
 
 
 def posterior_md(case_name: str = "iraq-2020") -> str:
-    from resurgence.calibration.inference.cases import get_case
-    from resurgence.calibration.inference.posterior import full_specs, shipped
+    from resurgence.calibration.cases import get_case
+    from resurgence.calibration.posterior import full_specs, shipped
 
     case = get_case(case_name)
     post = shipped(case_name)

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from resurgence.core.atomic import sha256_file
+from resurgence.model.sim import all_metrics
 from resurgence.results import journal as jr
 from resurgence.results.bundle import QUANTILES, Bundle, BundleError, BundleWriter
 from resurgence.results.quantiles import cell_quantiles
@@ -221,7 +222,7 @@ def test_cli_metrics_bundle_verify_and_start_up(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "'nope'" in r.stderr and not (tmp_path / "c").exists()
     r = runner.invoke(app, ["run", "stay-3000", "--runs", "2", "--weeks", "2", "--posterior", "none",
                             "--metrics", "all", "--out", str(tmp_path / "d")])
-    assert r.exit_code == 0 and len(Bundle.open(tmp_path / "d").metrics) == 30
+    assert r.exit_code == 0 and len(Bundle.open(tmp_path / "d").metrics) == len(all_metrics()) == 31
     # `resurgence --help` imports none of the heavy stack
     code = ("import sys; from resurgence.cli.app import app\n"
             "try: app(['--help'])\nexcept SystemExit: pass\n"

@@ -60,7 +60,8 @@ def test_every_default_is_inside_its_support() -> None:
     ("militia_dispersion", 0.0, "divisor"),
     ("is_capacity", 0.0, "ceiling"),
     ("is_capacity", -1e-6, "ceiling"),
-    ("isr_deterrence", 1.5, "beta prior"),
+    ("infra_share", 1.5, "beta prior"),
+    ("isr_deterrence", 1.5, "truncated-normal prior"),
     ("move_rate", 2.0, "1/week"),
 ])
 def test_bad_override_is_refused_in_one_line(name, value, expect) -> None:

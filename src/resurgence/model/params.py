@@ -18,7 +18,7 @@ import numpy as np
 
 from resurgence.core.errors import ScenarioError, field_error
 
-DEFAULTS_VERSION = "2020.1"
+DEFAULTS_VERSION = "2020.2"  # 2020.2: decline mechanisms and countervailing channels (issue #9)
 
 
 @dataclass(frozen=True)

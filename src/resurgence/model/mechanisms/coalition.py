@@ -6,6 +6,11 @@ acts only after the known record (``driver.closure_hazard``): a run spun up thro
 2018-2020 keeps the real base configuration, handovers included once, up to its origin. Each
 enabler's national capacity reaches a region through the nearest open base, falling off
 with distance; the over-the-horizon share of ISR and air does not need bases (C12).
+
+``posture_response`` is the posture switch of the structure comparison (docs/model.md §4.1):
+1 (the default) lets coverage follow troops, bases and levers; 0 freezes every enabler at
+its reference coverage (troops at ``troops_ref``, levers 1, every site of the theatre
+open, whatever the scenario's schedule), so that posture changes nothing the other modules see through coverage.
 """
 
 from __future__ import annotations
@@ -51,6 +56,8 @@ class Coalition(Module):
           lognormal(250, 0.3), ("C1",)),
         P(N, "oth_effectiveness", 0.6, "1", "coverage delivered by over-the-horizon ISR/air per unit capacity",
           beta(6, 4), ("C12",), "judgement: slower, thinner coverage from outside"),
+        P(N, "posture_response", 1.0, "1", "share of a posture change that reaches enabler coverage (1 = posture matters, 0 = posture-neutral)",
+          claims=("C1", "C12"), source="structure switch: 0 in the posture-neutral overlay (model.structures)"),
         P(N, "closure_hazard_per_attack", 0.004, "1/attack", "weekly closure hazard of a base per militia attack in its governorate last week",
           lognormal(0.004, 0.6), ("C16",), "seed: US left northern bases after rocket attacks"),
     )
@@ -65,6 +72,10 @@ class Coalition(Module):
         S("training", "region", "0-1.5", "training/advice coverage"),
         S("planning", "region", "0-1.5", "planning coverage"),
         S("mediation", "national", "0-1", "effective US mediation"),
+        S("isr_ref", "region", "0-1.5", "ISR coverage at the reference posture"),
+        S("air_ref", "region", "0-1.5", "air coverage at the reference posture"),
+        S("training_ref", "region", "0-1.5", "training coverage at the reference posture"),
+        S("planning_ref", "region", "0-1.5", "planning coverage at the reference posture"),
     )
     metrics = (
         M("us_troops", "troops", "US troops in Iraq", "national"),
@@ -95,6 +106,10 @@ class Coalition(Module):
         self._reach_cache: dict[str, np.ndarray] = {}
         self._base_region = np.array([sim.theatre.index(b.region) for b in sim.theatre.bases],
                                      dtype=int)
+        # reference coverage (posture-neutral structure): levers 1, troops_ref and every
+        # site of the theatre, whatever the scenario's base schedule
+        for e, w in self._w.items():
+            setattr(s, f"{e}_ref", np.max(w, axis=2) if B else np.zeros((n, sim.n_regions)))
 
     def invalidate(self) -> None:
         self._open = None  # the reach is recomputed from the open bases at the next step
@@ -151,6 +166,13 @@ class Coalition(Module):
         s.training = lv["training"] * tf(p.elast_training) * reach["training"]
         s.planning = lv["planning"] * tf(p.elast_planning) * reach["planning"]
         s.mediation = lv["mediation"] * tf(p.elast_mediation)
+        w = p.posture_response
+        if (w != 1.0).any():  # the posture-neutral structure (or a blend of the two)
+            s.isr = w * s.isr + (1.0 - w) * s.isr_ref
+            s.air = w * s.air + (1.0 - w) * s.air_ref
+            s.training = w * s.training + (1.0 - w) * s.training_ref
+            s.planning = w * s.planning + (1.0 - w) * s.planning_ref
+            s.mediation = w * s.mediation + (1.0 - w) * 1.0
         sim.record("us_troops", t, troops)
         sim.record("bases_open", t, open_.sum(axis=1, keepdims=True).astype(float))
         sim.record("mediation", t, s.mediation)

@@ -4,7 +4,8 @@ Regional grievance relaxes towards a level set by lagging reconstruction and ser
 liberated areas (C10), by Iran-aligned militia presence where people do not share their
 affinity (C14), and by collateral harm from operations run on poor information (Kress &
 Szechtman 2009; harm by foreign-backed forces raises support for insurgents, Lyall et al.
-2013). Grievance feeds IS recruitment and capacity and cuts tips to host intelligence.
+2013). Foreign presence is itself a grievance (a countervailing channel: a drawdown removes
+it). Grievance feeds IS recruitment and capacity and cuts tips to host intelligence.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from resurgence.model.module import M, Module, P, S
-from resurgence.model.params import beta, lognormal, uniform
+from resurgence.model.params import beta, lognormal, truncnormal, uniform
 
 N = "grievance"
 
@@ -21,7 +22,8 @@ class Grievance(Module):
     name = N
     title = "Grievance: reconstruction, militia abuse, collateral harm"
     claims = ("C10", "C14")
-    reads = ("host.host", "coalition.air", "insurgency.detect", "militia.militia_strength")
+    reads = ("host.host", "coalition.air", "coalition.troop_ratio", "insurgency.detect",
+             "militia.militia_strength")
     params = (
         P(N, "grievance_base", 0.15, "0-1", "grievance where reconstruction is complete",
           beta(3, 17), ("C10",)),
@@ -33,6 +35,10 @@ class Grievance(Module):
           uniform(0.0, 0.3), ("C10",), "Kress & Szechtman 2009; Condra & Shapiro 2012"),
         P(N, "harm_info_half", 0.5, "1/week", "detection intensity at which half of operations are well informed",
           lognormal(0.5, 0.4)),
+        P(N, "presence_grievance", 0.04, "0-1", "grievance per unit of US troops above the late-2020 reference (foreign presence feeds mobilisation)",
+          truncnormal(0.04, 0.05, -0.1, 0.25), ("C10",),
+          "Lyall, Blair & Imai 2013 (foreign forces' harm raises insurgent support); Fetzer et "
+          "al. 2021 (restraint to speed the exit); reaches 0 and reversed"),
         P(N, "grievance_rate", 0.03, "1/week", "speed of grievance adjustment",
           lognormal(0.03, 0.4)),
     )
@@ -48,9 +54,10 @@ class Grievance(Module):
         sim.state.grievance.grievance = (self._target(sim.params.grievance, 1.0, 0.0)
                                          * np.ones((sim.n, 1)))
 
-    def _target(self, p, militia, harm):
+    def _target(self, p, militia, harm, presence=0.0):
         return np.clip(p.grievance_base + p.grievance_reconstruction * self._rec
-                       + p.grievance_militia * self._mil * militia + p.harm_weight * harm, 0.0, 1.0)
+                       + p.grievance_militia * self._mil * militia + p.harm_weight * harm
+                       + p.presence_grievance * presence, 0.0, 1.0)
 
     def step(self, sim, t: int) -> None:
         s, p, st = sim.state.grievance, sim.params.grievance, sim.state
@@ -60,6 +67,7 @@ class Grievance(Module):
         if sim.elapsed(t) == 0:  # harm is measured against the run's first simulated week
             s.harm_ref = harm
         harm = harm - s.harm_ref
-        target = self._target(p, st.militia.militia_strength, harm)
+        presence = np.clip(st.coalition.troop_ratio, 0.0, 2.0) - 1.0
+        target = self._target(p, st.militia.militia_strength, harm, presence)
         s.grievance = s.grievance + p.grievance_rate * (target - s.grievance)
         sim.record("grievance", t, s.grievance)

@@ -6,6 +6,10 @@ presence cut by the pandemic and by redeployments against protests (C5, C6, C15)
 corruption and political division (C5, C13); Iran-aligned militias fighting beside the
 army (C8, C14); and regional collapse (C7). Coordination across the Baghdad-Erbil seam in
 the disputed territories relaxes towards a level set by US mediation (C18).
+
+Host adaptation (a countervailing channel): when partner training falls below its level in
+the first simulated week, the forces learn to do without (``adaptation`` follows the lost
+share of training with a lag), which adds to capability growth.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from resurgence.model.module import M, Module, P, S
-from resurgence.model.params import beta, lognormal, uniform
+from resurgence.model.params import beta, lognormal, truncnormal, uniform
 
 N = "host"
 
@@ -30,7 +34,13 @@ class Host(Module):
         P(N, "cap_growth", 0.03, "1/yr", "host capability growth without partner training (independence)",
           uniform(-0.05, 0.1), ("C4",), "seed: 'Iraqi forces have become more independent'"),
         P(N, "cap_growth_training", 0.06, "1/yr", "extra capability growth at full training coverage",
-          uniform(0.0, 0.15), ("C11",), "seed: governor of Nineveh 'we still need training'"),
+          truncnormal(0.06, 0.05, -0.04, 0.2), ("C11",),
+          "seed: governor of Nineveh 'we still need training'; < 0: training breeds dependence"),
+        P(N, "host_adaptation", 0.04, "1/yr", "extra capability growth once all partner training has gone (learning to do without)",
+          truncnormal(0.04, 0.04, 0.0, 0.2), ("C4", "C11"),
+          "seed: 'Iraqi forces have become more independent'; 0 = no adaptation"),
+        P(N, "adaptation_rate", 0.02, "1/week", "speed at which adaptation follows the lost share of training",
+          truncnormal(0.02, 0.015, 0.002, 0.1), ("C4",), "judgement: about a year to adapt"),
         P(N, "cap_max", 2.0, "1", "ceiling of host capability"),
         P(N, "pandemic_presence_cut", 0.25, "1", "share of host presence lost at full pandemic pressure",
           beta(5, 15), ("C15", "C6"), "LITERATURE: March 2020 checkpoints abandoned; lockdown attacks x1.4-1.5"),
@@ -58,6 +68,8 @@ class Host(Module):
         S("be_coord", "national", "0-1", "Baghdad-Erbil coordination"),
         S("coord", "region", "0-1", "coordination factor on host operations"),
         S("host", "region", "1", "effective host strength"),
+        S("train_ref", "national", "1", "national training coverage in the first simulated week"),
+        S("adaptation", "national", "0-1", "host adaptation to lost partner training"),
     )
     metrics = (
         M("host_strength", "1 = late 2020", "effective host-force strength", agg="popmean"),
@@ -68,6 +80,8 @@ class Host(Module):
     def init(self, sim) -> None:
         s, p = sim.state.host, sim.params.host
         s.capability = np.ones((sim.n, 1))
+        s.adaptation = np.zeros((sim.n, 1))
+        s.train_ref = np.full((sim.n, 1), np.nan)  # set by the first step (kept if carried)
         lv = sim.levers(0)
         s.be_coord = self._be_target(p, lv, np.full((sim.n, 1), lv["mediation"]))
         th = sim.theatre
@@ -86,7 +100,12 @@ class Host(Module):
         c, st = sim.state.coalition, sim.state
         train = np.einsum("nr,r->n", c.training * self._federal, self._w)[:, None] / max(
             float((self._federal[0] * self._w).sum()), 1e-9)
-        g = (p.cap_growth + p.cap_growth_training * np.minimum(train, 1.0)) / 52.0
+        if np.isnan(s.train_ref).any():  # the first simulated week (a carried state is kept)
+            s.train_ref = np.where(np.isnan(s.train_ref), np.maximum(train, 1e-9), s.train_ref)
+        lost = np.clip(1.0 - train / s.train_ref, 0.0, 1.0)
+        s.adaptation = s.adaptation + p.adaptation_rate * (lost - s.adaptation)
+        g = (p.cap_growth + p.cap_growth_training * np.minimum(train, 1.0)
+             + p.host_adaptation * s.adaptation) / 52.0
         s.capability = s.capability + g * s.capability * (1.0 - s.capability / p.cap_max)
         s.be_coord = s.be_coord + p.be_rate * (self._be_target(p, lv, c.mediation) - s.be_coord)
         seam = 1.0 - p.seam_share * (1.0 - s.be_coord)

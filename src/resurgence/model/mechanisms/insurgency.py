@@ -8,6 +8,14 @@ presence has thinned (C6, C17, C20); a share hits infrastructure (C19). Recruitm
 towards a regional capacity that rises with grievance and with thin host presence (C6,
 C10); fighters cross the Syrian border (C21) and drift towards neighbouring regions under
 less pressure (C17).
+
+Mechanisms by which the insurgency can decline (issue #9, item 4), each of them one term
+below: recruitment needs a critical mass (an Allee factor: per-capita recruitment falls when
+IS is very small); leadership capacity, depleted by removals and recovering slowly, scales
+attack effectiveness; IS violence against the population feeds a backlash that lowers
+recruitment (or, with a negative ``backlash``, momentum that raises it: the prior covers
+both); and arrivals from Syria scale with a Syrian pool whose excess over the lever's level
+decays (the post-Baghuz surplus of 2018-19).
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ import numpy as np
 from resurgence.core import samplers
 from resurgence.core.linalg import rowdot
 from resurgence.model.module import M, Module, P, S
-from resurgence.model.params import beta, lognormal, uniform
+from resurgence.model.params import beta, lognormal, truncnormal, uniform
 
 N = "insurgency"
 
@@ -39,17 +47,21 @@ class Insurgency(Module):
         P(N, "tips_grievance", 0.5, "1", "loss of host intelligence (tips) per unit grievance",
           beta(5, 5), ("C10",), "Shaver & Shapiro 2021: tips fall after coalition-caused harm"),
         P(N, "detect_isr", 0.5, "1/week", "detection intensity from full partner ISR coverage",
-          lognormal(0.5, 0.4), ("C1", "C12"), "seed: operations 'relied heavily on US intelligence'"),
+          truncnormal(0.5, 0.35, 0.0, 2.0), ("C1", "C12"),
+          "seed: operations 'relied heavily on US intelligence'; prior reaches 0 (no effect)"),
         P(N, "detect_planning", 0.2, "1/week", "detection intensity from full planning support",
-          lognormal(0.2, 0.5), ("C1",)),
+          truncnormal(0.2, 0.2, 0.0, 1.0), ("C1",), "judgement; prior reaches 0 (no effect)"),
         P(N, "remove_ground", 0.012, "1/week", "share of detected fighters removed per unit host strength",
           lognormal(0.012, 0.35), ("C1",)),
         P(N, "remove_air", 0.006, "1/week", "share of detected fighters removed per unit air coverage",
-          lognormal(0.006, 0.5), ("C8",), "LITERATURE: 1-3 IS killed per strike, 9-20 strikes/month mid-2020"),
+          truncnormal(0.006, 0.004, 0.0, 0.03), ("C8",),
+          "LITERATURE: 1-3 IS killed per strike, 9-20 strikes/month mid-2020; prior reaches 0"),
         P(N, "attack_rate", 0.0175, "attacks/fighter/week", "IS attacks per fighter per week before deterrence",
           lognormal(0.0175, 0.3), ("C17", "C20"), "LITERATURE: CTC 1,669 attacks in 2019; 110-270/month 2020"),
         P(N, "isr_deterrence", 0.5, "1", "share of attacks deterred under full persistent ISR",
-          beta(10, 10), ("C12",), "Mir & Moore 2019: -43..-62% attacks under drone surveillance"),
+          truncnormal(0.5, 0.3, -0.5, 0.9), ("C12",),
+          "Mir & Moore 2019: -43..-62% attacks under drone surveillance; reversed values "
+          "(< 0: surveillance provokes attacks) for Mahmood & Jetter 2022 blowback"),
         P(N, "attack_space", 1.6, "1", "rise in attacks per unit host presence lost",
           lognormal(1.6, 0.4), ("C6",), "LITERATURE: lockdown quarter attacks x1.4-1.5"),
         P(N, "attack_dispersion", 3.0, "1", "negative-binomial size of weekly attacks per region",
@@ -71,7 +83,33 @@ class Insurgency(Module):
         P(N, "syria_inflow", 2.5, "fighters/week", "fighters crossing from Syria per border governorate",
           lognormal(2.5, 0.6), ("C21",)),
         P(N, "interdiction", 0.5, "1", "share of border crossings stopped under full ISR",
-          beta(5, 5), ("C21",)),
+          truncnormal(0.5, 0.3, 0.0, 1.0), ("C21",), "judgement; prior reaches 0 (no effect)"),
+        P(N, "syria_excess_0", 0.0, "1", "Syrian pool above the syria_instability level at the first simulated week",
+          truncnormal(0.5, 0.5, -0.5, 3.0), ("C21",),
+          "default 0: a run starting in late 2020 starts at the lever's level; prior for a "
+          "January-2018 start, after Baghuz (Lead IG 14,000-18,000 in Iraq and Syria, 2019)"),
+        P(N, "syria_excess_decay", 0.02, "1/week", "decay of the Syrian pool's excess (SDF detention, attrition)",
+          truncnormal(0.02, 0.015, 0.0, 0.1), ("C21",), "judgement: half-life ~8 months"),
+        P(N, "allee_fighters", 150.0, "fighters", "national IS strength at which per-capita recruitment is halved (Allee)",
+          truncnormal(150, 250, 0.0, 2000), ("C6",),
+          "judgement: recruiting needs networks; 0 = no critical mass (logistic only)"),
+        P(N, "lead_recovery", 0.03, "1/week", "recovery of leadership capacity towards 1",
+          truncnormal(0.03, 0.02, 0.002, 0.2), ("C8",), "judgement: Jordan 2014, groups recover within 1-2 years"),
+        P(N, "decap_rate", 2.0, "1", "leadership lost per unit share of fighters removed (targeting of leaders)",
+          truncnormal(2.0, 1.5, 0.0, 8.0), ("C1", "C8"), "judgement; 0 = no decapitation"),
+        P(N, "lead_weight", 0.4, "1", "share of attack effectiveness lost at zero leadership",
+          truncnormal(0.4, 0.3, 0.0, 1.0), ("C8",),
+          "Johnston 2012 (decapitation lowers violence) vs Jordan 2014 (religious groups resilient): reaches 0"),
+        P(N, "lead_removal_ref", 0.011, "1/week", "removal share at which leadership is at its reference level",
+          claims=("C8",), source="model: mean weekly removal share of stay-3000 at the default parameters"),
+        P(N, "backlash", 0.05, "1 per attack/M/week", "loss of log recruitment per IS attack per million people per week above violence_ref",
+          truncnormal(0.05, 0.08, -0.1, 0.4), ("C10",),
+          "Condra & Shapiro 2012 (insurgent-caused deaths followed by less violence), Shaver & "
+          "Shapiro 2021 (tips rise after insurgent harm); < 0: momentum (success attracts recruits)"),
+        P(N, "violence_ref", 0.8, "attacks/M/week", "IS violence at which backlash is neutral",
+          claims=("C10",), source="LITERATURE: CTC 1,669 attacks in 2019 over ~40 M people"),
+        P(N, "violence_memory", 0.15, "1/week", "weight of this week in remembered IS violence",
+          truncnormal(0.15, 0.1, 0.02, 0.6), ("C10",), "Condra & Shapiro 2012: effects within ~4 weeks"),
         P(N, "move_rate", 0.02, "1/week", "share of fighters relocating to a neighbouring region",
           lognormal(0.02, 0.5), ("C17",)),
         P(N, "move_pressure", 2.0, "1", "preference for neighbours under less detection pressure",
@@ -81,6 +119,9 @@ class Insurgency(Module):
         S("fighters", "region", "fighters", "IS fighters"),
         S("is_attacks", "region", "attacks/week", "IS attacks this week"),
         S("detect", "region", "1/week", "detection intensity"),
+        S("leadership", "national", "0-1", "IS leadership capacity"),
+        S("violence", "region", "attacks/M/week", "remembered IS violence per million people"),
+        S("syria_excess", "national", "1", "Syrian pool above the syria_instability level"),
     )
     metrics = (
         M("is_attacks", "attacks/week", "IS attacks (model truth, before any reporting filter)"),
@@ -90,6 +131,7 @@ class Insurgency(Module):
         M("is_removed_air", "fighters/week", "expected IS fighters removed by air strikes"),
         M("is_recruits", "fighters/week", "IS recruits"),
         M("is_inflow", "fighters/week", "IS fighters arriving from Syria"),
+        M("is_leadership", "0-1", "IS leadership capacity", "national"),
     )
 
     def init(self, sim) -> None:
@@ -101,6 +143,12 @@ class Insurgency(Module):
         s.fighters = p.is_fighters_0 * self._presence
         s.is_attacks = np.zeros((sim.n, sim.n_regions))
         s.detect = np.zeros((sim.n, sim.n_regions))
+        s.leadership = _lead_ref(p) * np.ones((sim.n, 1))
+        self._pop_m = th.population / 1e6
+        # remembered violence starts at the expected attacks at half ISR cover and H = 1
+        s.violence = (p.attack_rate * s.fighters * (1.0 - 0.5 * p.isr_deterrence)
+                      / self._pop_m[None, :])
+        s.syria_excess = p.syria_excess_0 * np.ones((sim.n, 1))
 
     def step(self, sim, t: int) -> None:
         s, p, lv = sim.state.insurgency, sim.params.insurgency, sim.levers(t)
@@ -109,16 +157,25 @@ class Insurgency(Module):
         F = s.fighters
         if self._P is None:
             self._P = np.ascontiguousarray(np.column_stack([getattr(p, k)[:, 0] for k in _KERNEL_PARAMS]))
+        lead = _lead_factor(p, s.leadership)[:, 0]
+        syria = (np.broadcast_to(lv["syria_instability"], (sim.n, 1))
+                 * (1.0 + s.syria_excess))[:, 0]
         D, removed, attacks, infra, new, share_in, air_share, means = _cells(
             F, h.host, h.coord, sim.state.grievance.grievance, c.isr, c.planning, c.air, u,
-            self._presence[0],
-            self._border[0], float(sim.drivers.season_doy[t]), lv["syria_instability"], self._P)
+            self._presence[0], self._border[0], float(sim.drivers.season_doy[t]),
+            np.ascontiguousarray(syria, dtype=float), lead, s.violence, self._P)
         if (removed < 0).any() or (attacks < 0).any() or (new < 0).any():  # large means: rare
             samplers.fix_large(2, removed, F, means[0], u[..., 0])
             samplers.fix_large(1, attacks, means[1], p.attack_dispersion, u[..., 1])
             infra = samplers.binomial(attacks, p.infra_share, u[..., 2])
             samplers.fix_large(0, new, means[2], 0.0, u[..., 3])
         s.detect = D
+        # leadership: depleted by this week's removal share, recovering towards 1
+        share = removed.sum(axis=1, keepdims=True) / np.maximum(F.sum(axis=1, keepdims=True), 1.0)
+        s.leadership = np.clip(s.leadership + p.lead_recovery * (1.0 - s.leadership)
+                               - p.decap_rate * share * s.leadership, 0.0, 1.0)
+        s.violence = s.violence + p.violence_memory * (attacks / self._pop_m[None, :] - s.violence)
+        s.syria_excess = s.syria_excess * (1.0 - p.syria_excess_decay)
         F = np.maximum(F - removed, 0.0) + new + sim.drivers.is_surge[t][None, :]
         # movement towards neighbours under less detection pressure (mean-field flow)
         pull = np.exp(-p.move_pressure * D)
@@ -134,22 +191,39 @@ class Insurgency(Module):
         sim.record("is_removed_air", t, removed * air_share)
         sim.record("is_recruits", t, new * (1.0 - share_in))
         sim.record("is_inflow", t, new * share_in)
+        sim.record("is_leadership", t, s.leadership)
+
+
+def _lead_ref(p) -> np.ndarray:
+    """Leadership at its reference level: the equilibrium of the recovery and the
+    attrition at the reference removal share, ``r / (r + decap * share_ref)``."""
+    return p.lead_recovery / np.maximum(p.lead_recovery + p.decap_rate * p.lead_removal_ref, 1e-12)
+
+
+def _lead_factor(p, leadership: np.ndarray) -> np.ndarray:
+    """Attack effectiveness from leadership, 1 at the reference level:
+    ``(1 - w (1 - L)) / (1 - w (1 - L_ref))``."""
+    ref = 1.0 - p.lead_weight * (1.0 - _lead_ref(p))
+    return (1.0 - p.lead_weight * (1.0 - leadership)) / np.maximum(ref, 1e-12)
 
 
 _KERNEL_PARAMS = ("detect_host", "tips_grievance", "detect_isr", "detect_planning",
                   "remove_ground", "remove_air", "season_amp", "season_peak_doy", "attack_rate",
                   "attack_space", "isr_deterrence", "attack_dispersion", "infra_share",
                   "is_capacity", "capacity_grievance", "recruit_rate", "recruit_space",
-                  "syria_inflow", "interdiction")
+                  "syria_inflow", "interdiction", "allee_fighters", "backlash", "violence_ref")
 
 
 @numba.njit(cache=True, nogil=True)
-def _cells(F, H, coord, G, isr, planning, air, u, presence, border, doy, syria, P):  # pragma: no cover
+def _cells(F, H, coord, G, isr, planning, air, u, presence, border, doy, syria, lead, V,
+           P):  # pragma: no cover
     """The weekly IS flows of every run and region, fused (the equations of docs/model.md):
     detection D, removals ~ Binomial(F, 1 - exp(-D (r_g H + r_a air))), attacks ~
-    NB(a F season (1 + s gap)(1 - d min(isr, 1)), k), infrastructure ~ Binomial(attacks, s_i),
-    new fighters ~ Poisson(recruitment + inflow). Draws use the run's pre-drawn uniforms;
-    -1 flags a cell for the large-mean branch (filled in by the caller)."""
+    NB(a F season lead (1 + s gap)(1 - d min(isr, 1)), k), infrastructure ~
+    Binomial(attacks, s_i), new fighters ~ Poisson(recruitment x Allee x backlash + inflow).
+    ``syria`` (n,) is the Syrian pool, ``lead`` (n,) the leadership factor, ``V`` (n, R)
+    remembered violence. Draws use the run's pre-drawn uniforms; -1 flags a cell for the
+    large-mean branch (filled in by the caller)."""
     n, R = F.shape
     D = np.empty((n, R))
     removed = np.empty((n, R))
@@ -161,7 +235,8 @@ def _cells(F, H, coord, G, isr, planning, air, u, presence, border, doy, syria, 
     means = np.empty((3, n, R))
     for i in range(n):
         (det_h, tips, det_isr, det_plan, r_g, r_a, s_amp, s_peak, a_rate, a_space, isr_det,
-         a_k, infra_s, cap0, cap_g, rec, rec_space, inflow0, interd) = P[i]
+         a_k, infra_s, cap0, cap_g, rec, rec_space, inflow0, interd, allee, back,
+         v_ref) = P[i]
         season = 1.0 + s_amp * np.cos(2.0 * np.pi * (doy - s_peak) / 365.25)
         for j in range(R):
             f, h, g = F[i, j], H[i, j], G[i, j]
@@ -174,14 +249,18 @@ def _cells(F, H, coord, G, isr, planning, air, u, presence, border, doy, syria, 
             removed[i, j] = samplers.binomial1(f, p_rem, u[i, j, 0])
             air_share[i, j] = air_r / max(ground + air_r, 1e-12)
             gap = max(1.0 - h, 0.0)
-            m_att = a_rate * f * season * (1.0 + a_space * gap) * (1.0 - isr_det * isr_c)
+            m_att = (a_rate * f * season * lead[i] * (1.0 + a_space * gap)
+                     * (1.0 - isr_det * isr_c))
             a = samplers.negbin1(m_att, a_k, u[i, j, 1])
             attacks[i, j] = a
             infra[i, j] = samplers.binomial1(a, infra_s, u[i, j, 2]) if a >= 0 else -1.0
             cap = cap0 * presence[j] * max(1.0 + cap_g * (g - 0.3), 0.1)
+            a_j = allee * presence[j]
+            allee_f = f / (f + a_j) if a_j > 0.0 else 1.0
+            backlash_f = min(max(np.exp(-back * (V[i, j] - v_ref)), 0.25), 4.0)
             m_rec = (rec * f * max(1.0 - f / cap, 0.0) * (1.0 + rec_space * gap)
-                     * (1.0 + g - 0.3))
-            m_in = inflow0 * border[j] * syria * (1.0 - interd * isr_c)
+                     * (1.0 + g - 0.3) * allee_f * backlash_f)
+            m_in = inflow0 * border[j] * syria[i] * (1.0 - interd * isr_c)
             new[i, j] = samplers.poisson1(m_rec + m_in, u[i, j, 3])
             share_in[i, j] = m_in / max(m_rec + m_in, 1e-12)
             means[0, i, j] = p_rem

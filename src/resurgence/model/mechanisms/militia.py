@@ -14,7 +14,7 @@ import numpy as np
 from resurgence.core import samplers
 from resurgence.core.linalg import rowdot
 from resurgence.model.module import M, Module, P, S
-from resurgence.model.params import beta, lognormal, uniform
+from resurgence.model.params import beta, lognormal, truncnormal, uniform
 
 N = "militia"
 
@@ -33,7 +33,9 @@ class Militia(Module):
         P(N, "militia_ceiling", 1.1, "1", "militia strength ceiling with US presence at the late-2020 level",
           uniform(0.9, 1.4), ("C14",)),
         P(N, "militia_vacuum", 0.3, "1", "rise of the ceiling when US presence is gone",
-          uniform(0.0, 0.8), ("C14", "C22")),
+          truncnormal(0.3, 0.3, -0.4, 1.0), ("C14", "C22"),
+          "seed: militias fill the vacuum; < 0: US presence itself mobilises them (their "
+          "stated reason to stay armed)"),
         P(N, "militia_tension", 0.15, "1", "rise of the ceiling per unit US-Iran tension above 1",
           uniform(0.0, 0.4), ("C25",)),
         P(N, "campaign_on", 0.15, "1/week", "weekly chance a truce turns into a campaign (tension = 1)",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from resurgence.model.module import M, Module, P, S
-from resurgence.model.params import beta, lognormal, uniform
+from resurgence.model.params import beta, lognormal, truncnormal, uniform
 
 N = "politics"
 
@@ -39,7 +39,9 @@ class Politics(Module):
           beta(12, 8), ("C22",), "seed: 'strong political, economic and security ties' since 2003"),
         P(N, "influence_rate", 0.02, "1/week", "speed of influence adjustment", lognormal(0.02, 0.4)),
         P(N, "influence_vacuum", 0.15, "0-1", "influence gained when US presence is gone",
-          uniform(0.0, 0.3), ("C22",), "seed: 'a wider American withdrawal would also enable Iran'"),
+          truncnormal(0.15, 0.12, -0.15, 0.45), ("C22",),
+          "seed: 'a wider American withdrawal would also enable Iran'; < 0: presence "
+          "strengthens Iran's hand (a rallying cause)"),
         P(N, "influence_militia", 0.2, "0-1", "influence per unit militia strength above 1",
           uniform(0.0, 0.4), ("C14", "C22")),
         P(N, "bases_ref", 3.0, "bases", "open US bases at which the leverage term equals 1 (late 2020)",
