@@ -104,8 +104,10 @@ def _cells(V, F, H, coord, G, isr, air, planning, collapsed, u, pop_m, P):  # pr
     """The weekly ground flows of every run and region, fused (docs/model.md): villages
     cleared ~ Binomial(V, 1 - exp(-r H coord support)), infiltrated ~ Poisson(i F (1 + G) /
     (1.3 max(H coord, 0.2))), and the collapse / recovery switch. The same operations in the
-    same order as the former NumPy step (results are identical); -1 flags a count for the
-    large-mean branch, filled in by the caller (``flagged``)."""
+    same order as the former NumPy step; only ``exp`` comes from libm rather than NumPy's SIMD
+    loop, which can differ in the last bit of a probability, so the counts, states and records
+    are identical (tests/test_territory_kernel.py). -1 flags a count for the large-mean
+    branch, filled in by the caller (``flagged``)."""
     n, R = V.shape
     V_new = np.empty((n, R))
     cleared = np.empty((n, R))
