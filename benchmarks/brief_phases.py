@@ -35,7 +35,7 @@ def render(data, folder: Path) -> dict[str, float]:
 
     ph: dict[str, float] = {}
     originals = {}
-    for owner, name in ((figs, "fan_chart"), (figs, "maps"), (figs, "enablers"),
+    for owner, name in ((figs, "fan_chart"), (figs, "maps_figures"), (figs, "enablers"),
                         (figs, "forecast_vs_observed"), (diag, "fit_figure")):
         fn = getattr(owner, name)
         originals[(owner, name)] = fn
