@@ -26,11 +26,11 @@ import time
 
 import mesa
 import numpy as np
-from resurgence.scenario.schema.drivers import compile_drivers
-from resurgence.theatre.theatre.theatre import load_theatre
 
 from resurgence.model.sim import all_params
 from resurgence.runs.ensemble import resolve
+from resurgence.scenario.drivers import compile_drivers
+from resurgence.theatre.theatre import load_theatre
 
 REGIONAL_METRICS = (
     "isr_coverage", "air_coverage", "training_coverage", "planning_coverage", "host_strength",

@@ -157,6 +157,22 @@ def test_run_writes_a_bundle_duckdb_can_query(cli, tmp_path, theatre) -> None:
     assert len(q) == 20 and (q["n"] == 20).all()
 
 
+def test_run_without_out_is_reducers_only_and_prints_the_same_outcomes(cli, tmp_path) -> None:
+    args = ("run", "stay-3000", "--runs", 12, "--weeks", 12, "--seed", 5, "--posterior", "none",
+            "--chunk-size", 5)
+    with_bundle = cli(*args, "--out", tmp_path / "b")
+    alone = cli(*args)
+    assert alone.exit_code == 0, alone.output
+    assert "no results bundle (reducers only" in alone.stdout
+    assert not any(tmp_path.glob("*.tmp-*")) and sorted(p.name for p in tmp_path.iterdir()) == ["b"]
+
+    def table(out: str) -> list[str]:
+        return [ln for ln in out.splitlines() if ln.startswith("│")]
+    assert table(alone.stdout) == table(with_bundle.stdout) and len(table(alone.stdout)) > 10
+    r = cli(*args, "--resume")
+    assert r.exit_code == 2 and "'--resume' needs '--out'" in r.output
+
+
 def test_bad_scenario_file_exits_2_with_one_line(tmp_path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('name = "bad"\nbase = "stay-3000"\n[schedules]\n'

@@ -31,10 +31,20 @@ class Contrast:
         return d
 
 
+#: Resampled values held at once by :func:`_boot_mean` (index and gathered value: 16 bytes each).
+BOOT_BLOCK = 1 << 22
+
+
 def _boot_mean(x: np.ndarray, seed: int = 0, n_boot: int = 1000) -> tuple[float, float, float]:
+    """Mean with an 80% bootstrap interval. The resamples are drawn in blocks of rows of at most
+    ``BOOT_BLOCK`` values, so memory is bounded (64 MiB) for any number of runs; NumPy's
+    ``integers`` continues the same stream across calls, so the blocks draw exactly the
+    indices one ``(n_boot, n)`` draw would (tests/test_boot_mean.py)."""
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(x), size=(n_boot, len(x)))
-    means = x[idx].mean(axis=1)
+    n = len(x)
+    rows = max(1, BOOT_BLOCK // max(n, 1))
+    means = np.concatenate([x[rng.integers(0, n, size=(min(rows, n_boot - i), n))].mean(axis=1)
+                            for i in range(0, n_boot, rows)])
     lo, hi = np.quantile(means, [0.1, 0.9])
     return float(lo), float(x.mean()), float(hi)
 

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from resurgence.cli.console import console, err, progress_bar, user_errors
 from resurgence.cli.lazy import LazyGroup, lazy_command
+from resurgence.core.errors import ArgumentError
 from resurgence.core.version import __version__
 
 # Start-up: NumPy, pandas, Numba, DuckDB and the model are imported by the commands that need
@@ -61,13 +62,17 @@ Overwrite = Annotated[bool, typer.Option(help="Replace an existing results bundl
 @app.command(rich_help_panel="Scenarios")
 @user_errors
 def run(scenario: Annotated[str, typer.Argument(help="Shipped scenario name or path to a TOML file.")],
-        out: Annotated[Path, typer.Option("--out", "-o", help="Results bundle directory to create.")],
+        out: Annotated[Path | None, typer.Option(
+            "--out", "-o", help="Results bundle directory to create; omitted: reducers only (the "
+            "per-run outcomes are printed, no series kept; memory does not grow with --runs).")] = None,
         runs: Runs = 200, seed: Seed = 1, workers: Workers = 1, weeks: Weeks = None,
         chunk_size: Chunk = 250, posterior: Post = "shipped", backend: Backend = "local",
         metrics: Metrics = "default", overwrite: Overwrite = False,
         resume: Annotated[bool, typer.Option(help="Continue a killed run of the same command from its "
                                              "committed chunks (the bundle is identical to an uninterrupted run's).")] = False) -> None:
     """Run one scenario as a Monte Carlo ensemble and write a results bundle."""
+    if out is None and resume:
+        raise ArgumentError("option '--resume' needs '--out': only a bundle can be resumed")
     from resurgence.analysis.contrasts import contrast
     from resurgence.calibration.posterior import resolve_posterior
     from resurgence.runs.ensemble import resolve, run_ensemble
@@ -88,7 +93,10 @@ def run(scenario: Annotated[str, typer.Argument(help="Shipped scenario name or p
         lo, mid, hi = c.a
         table.add_row(c.summary, *(_num(v, c.kind) for v in (lo, mid, hi)))
     console.print(table)
-    console.print(f"results bundle: [bold]{res.bundle}[/] ({res.wall_time_s:.1f} s)")
+    if res.bundle is None:
+        console.print(f"no results bundle (reducers only; {res.wall_time_s:.1f} s)")
+    else:
+        console.print(f"results bundle: [bold]{res.bundle}[/] ({res.wall_time_s:.1f} s)")
 
 
 def _metrics(choice: str) -> list[str] | None:

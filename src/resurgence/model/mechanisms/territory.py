@@ -11,6 +11,7 @@ when any region has collapsed or contested villages exceed a national threshold.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from resurgence.core import samplers
@@ -67,26 +68,80 @@ class Territory(Module):
         s.villages = sim.params.territory.villages_0 * th.attrs["is_presence"][None, :]
         s.collapsed = np.zeros((sim.n, sim.n_regions))
         self._pop_m = th.population[None, :] / 1e6
+        self._P: np.ndarray | None = None  # per-run parameters of the fused kernel (first step)
 
     def step(self, sim, t: int) -> None:
         s, p, st = sim.state.territory, sim.params.territory, sim.state
         c, coord, G = st.coalition, st.host.coord, st.grievance.grievance
         u = sim.u_region(N, t)
-        V, F, H = s.villages, st.insurgency.fighters, st.host.host
-        support = (p.clear_unsupported + p.clear_isr * np.minimum(c.isr, 1.0)
-                   + p.clear_air * np.minimum(c.air, 1.0) + p.clear_planning * np.minimum(c.planning, 1.0))
-        p_clear = 1.0 - np.exp(-p.clear_rate * H * coord * support)
-        cleared = samplers.binomial(V, p_clear, u[..., 0])
-        inf_mean = p.infiltration * F * (1.0 + G) / (1.3 * np.maximum(H * coord, 0.2))
-        V = V - cleared + samplers.poisson(inf_mean, u[..., 1])
-        ratio = F / (p.collapse_density * H * self._pop_m)
-        hz = np.where(s.collapsed > 0, np.where(ratio < 0.5, p.recover_rate, 0.0),
-                      1.0 - np.exp(-p.collapse_rate * np.maximum(ratio - 1.0, 0.0) ** 2))
-        s.collapsed = np.where(u[..., 2] < hz, 1.0 - s.collapsed, s.collapsed)
+        if self._P is None:
+            self._P = np.ascontiguousarray(
+                np.column_stack([getattr(p, k)[:, 0] for k in _KERNEL_PARAMS]))
+        V0 = s.villages
+        V, cleared, new, collapsed, p_clear, inf_mean, flagged = _cells(
+            V0, st.insurgency.fighters, st.host.host, coord, G, c.isr, c.air, c.planning,
+            s.collapsed, u, self._pop_m[0], self._P)
+        if flagged:  # large means (rare): the moment-matched gamma quantile, as samplers do
+            samplers.fix_large(2, cleared, V0, p_clear, u[..., 0])
+            samplers.fix_large(0, new, inf_mean, 0.0, u[..., 1])
+            V = V0 - cleared + new
+        s.collapsed = collapsed
         s.villages = V
-        holds = (s.collapsed.max(axis=1, keepdims=True) > 0) | (
+        holds = (collapsed.max(axis=1, keepdims=True) > 0) | (
             V.sum(axis=1, keepdims=True) >= p.hold_villages)
         sim.record("is_villages", t, V)
         sim.record("villages_cleared", t, cleared)
-        sim.record("collapsed", t, s.collapsed)
+        sim.record("collapsed", t, collapsed)
         sim.record("is_holds_ground", t, holds.astype(float))
+
+
+_KERNEL_PARAMS = ("clear_unsupported", "clear_isr", "clear_air", "clear_planning", "clear_rate",
+                  "infiltration", "collapse_density", "collapse_rate", "recover_rate")
+
+
+@numba.njit(cache=True, nogil=True)
+def _cells(V, F, H, coord, G, isr, air, planning, collapsed, u, pop_m, P):  # pragma: no cover
+    """The weekly ground flows of every run and region, fused (docs/model.md): villages
+    cleared ~ Binomial(V, 1 - exp(-r H coord support)), infiltrated ~ Poisson(i F (1 + G) /
+    (1.3 max(H coord, 0.2))), and the collapse / recovery switch. The same operations in the
+    same order as the former NumPy step; only ``exp`` comes from libm rather than NumPy's SIMD
+    loop, which can differ in the last bit of a probability, so the counts, states and records
+    are identical (tests/test_territory_kernel.py). -1 flags a count for the large-mean
+    branch, filled in by the caller (``flagged``)."""
+    n, R = V.shape
+    V_new = np.empty((n, R))
+    cleared = np.empty((n, R))
+    new = np.empty((n, R))
+    col = np.empty((n, R))
+    p_clear = np.empty((n, R))
+    inf_mean = np.empty((n, R))
+    flagged = False
+    for i in range(n):
+        c_un, c_isr, c_air, c_plan, c_rate, infil, c_dens, c_rate2, r_rate = P[i]
+        for j in range(R):
+            h, hc = H[i, j], H[i, j] * coord[i, j]
+            support = (c_un + c_isr * min(isr[i, j], 1.0) + c_air * min(air[i, j], 1.0)
+                       + c_plan * min(planning[i, j], 1.0))
+            pc = 1.0 - np.exp(-c_rate * h * coord[i, j] * support)
+            p_clear[i, j] = pc
+            v = V[i, j]
+            k = samplers.binomial1(v, pc, u[i, j, 0])
+            m = infil * F[i, j] * (1.0 + G[i, j]) / (1.3 * max(hc, 0.2))
+            inf_mean[i, j] = m
+            x = samplers.poisson1(m, u[i, j, 1])
+            cleared[i, j] = k
+            new[i, j] = x
+            if k < 0 or x < 0:
+                flagged = True
+            V_new[i, j] = v - k + x
+            ratio = F[i, j] / (c_dens * h * pop_m[j])
+            was = collapsed[i, j]
+            if was > 0:
+                hz = r_rate if ratio < 0.5 else 0.0
+            elif ratio > 1.0:
+                e = ratio - 1.0
+                hz = 1.0 - np.exp(-c_rate2 * (e * e))
+            else:  # 1 - exp(-0) = 0 exactly: no collapse, no exp to pay for
+                hz = 0.0
+            col[i, j] = 1.0 - was if u[i, j, 2] < hz else was
+    return V_new, cleared, new, col, p_clear, inf_mean, flagged
