@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -143,37 +144,19 @@ def history_setup(case: Case, until: dt.date, published_before: dt.date | None =
     return sc, design
 
 
-def calibrate(case: str | Case = "iraq-2020", *, until: dt.date | None = None,
-              particles: int = 1000, generations: int = 6, alpha: float = 0.5,
-              min_acceptance: float = 0.03, max_steps: int = 6, seed: int = 1, workers: int = 1,
-              chunk_size: int = 250, progress=None,
-              published_before: dt.date | None = None) -> CalibrationResult:
-    """Fit the case's calibrated parameters to every observation up to ``until`` (and,
-    with ``published_before``, published before that date)."""
-    case = get_case(case) if isinstance(case, str) else case
-    until = until or case.until
-    if until > case.until:
-        raise ArgumentError(f"field 'until' = {until}: after the last date of data ({case.until})")
-    sc, design = history_setup(case, until, published_before)
-    if len(design.rows) == 0:
-        raise ArgumentError(f"no observations before {until} for case {case.name!r}")
-    specs = {p.name: p for p in full_specs()}
-    cal = [specs[n] for n in case.calibrated]
-    space = Space(cal, [case.prior_overrides.get(p.name, p.prior) for p in cal])
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**31,)))
-    score = partial(_score, design=design)
-
-    def simulate(theta: np.ndarray, first_run: int) -> np.ndarray:
-        ps = ParamSet.defaults(full_specs(), len(theta))
-        ps = ps.with_overrides({p.name: theta[:, j] for j, p in enumerate(cal)})
-        ids = first_run + np.arange(len(theta))
-        parts = map_runs(sc, ps, ids, seed, score, theatre=case.theatre,
-                         chunk_size=chunk_size, workers=workers)
-        return np.concatenate(parts)
-
+def abc_smc(space: Space, simulate: Callable[[np.ndarray, int], np.ndarray],
+            rng: np.random.Generator, *, particles: int = 1000, generations: int = 6,
+            alpha: float = 0.5, min_acceptance: float = 0.03, max_steps: int = 6,
+            progress: Callable[[Generation], None] | None = None,
+            ) -> tuple[np.ndarray, list[Generation]]:
+    """The replenishment ABC-SMC loop (module docstring) on any simulator:
+    ``simulate(theta, first_run)`` returns one distance per row of ``theta`` (particles x
+    parameters, in the parameters' own units), simulated as runs ``first_run...``. Returns
+    the equally weighted draws (particles x parameters) and the generations. Used by
+    :func:`calibrate` and by simulation-based calibration (:mod:`resurgence.calibration.sbc`)."""
     gens: list[Generation] = []
     t0 = time.perf_counter()
-    theta = space.from_u(rng.random((particles, len(cal))))
+    theta = space.from_u(rng.random((particles, len(space.params))))
     z = space.to_z(theta)
     dist = simulate(theta, 0)
     lp = space.log_prior_z(z)
@@ -215,7 +198,42 @@ def calibrate(case: str | Case = "iraq-2020", *, until: dt.date | None = None,
     # equally weighted draws by systematic resampling
     pos = (rng.random() + np.arange(particles)) / particles
     idx = np.minimum(np.searchsorted(np.cumsum(w), pos), particles - 1)
-    draws = pd.DataFrame(theta[idx], columns=[p.name for p in cal])
+    return theta[idx], gens
+
+
+def calibrate(case: str | Case = "iraq-2020", *, until: dt.date | None = None,
+              particles: int = 1000, generations: int = 6, alpha: float = 0.5,
+              min_acceptance: float = 0.03, max_steps: int = 6, seed: int = 1, workers: int = 1,
+              chunk_size: int = 250, progress=None,
+              published_before: dt.date | None = None) -> CalibrationResult:
+    """Fit the case's calibrated parameters to every observation up to ``until`` (and,
+    with ``published_before``, published before that date)."""
+    case = get_case(case) if isinstance(case, str) else case
+    until = until or case.until
+    if until > case.until:
+        raise ArgumentError(f"field 'until' = {until}: after the last date of data ({case.until})")
+    sc, design = history_setup(case, until, published_before)
+    if len(design.rows) == 0:
+        raise ArgumentError(f"no observations before {until} for case {case.name!r}")
+    specs = {p.name: p for p in full_specs()}
+    cal = [specs[n] for n in case.calibrated]
+    space = Space(cal, [case.prior_overrides.get(p.name, p.prior) for p in cal])
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**31,)))
+    score = partial(_score, design=design)
+
+    def simulate(theta: np.ndarray, first_run: int) -> np.ndarray:
+        ps = ParamSet.defaults(full_specs(), len(theta))
+        ps = ps.with_overrides({p.name: theta[:, j] for j, p in enumerate(cal)})
+        ids = first_run + np.arange(len(theta))
+        parts = map_runs(sc, ps, ids, seed, score, theatre=case.theatre,
+                         chunk_size=chunk_size, workers=workers)
+        return np.concatenate(parts)
+
+    t0 = time.perf_counter()
+    theta, gens = abc_smc(space, simulate, rng, particles=particles, generations=generations,
+                          alpha=alpha, min_acceptance=min_acceptance, max_steps=max_steps,
+                          progress=progress)
+    draws = pd.DataFrame(theta, columns=[p.name for p in cal])
     meta = {"method": "ABC-SMC", "seed": seed, "particles": particles,
             "generations": [g.__dict__ for g in gens], "observations": len(design.rows),
             "wall_time_s": round(time.perf_counter() - t0, 2)}
