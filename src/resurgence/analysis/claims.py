@@ -16,8 +16,10 @@ the label against evidence before it names the category:
 * ``consistent with the fit``: intended ``fitted`` and the data narrowed the parameters that
   drive the check: no stated driver is fixed at its default, and parameters whose
   posterior sd is below ``INFORMED`` (80%) of the prior's carry at least half of the
-  check's across-run variance explained by parameters (squared rank correlations, see
-  :func:`attribute`; a cheap given-data first-order sensitivity over the posterior runs).
+  check's across-run variance explained by its drivers (squared rank correlations over the
+  posterior runs, :func:`attribute`: a cheap given-data first-order sensitivity; the stated
+  drivers plus any parameter found with r² >= 0.1 at p < 0.01), on at least ``MIN_RUNS``
+  runs.
 * ``model-implied``: everything else: built into the structure or the priors, the data did
   not inform it (e.g. a driver fixed, or its posterior ~ its prior). A model-implied check
   is never "supported"; when it comes out as expected its finding is ``as built``.
@@ -36,6 +38,7 @@ its uncertainty is missing, usually because the parameters behind it are held fi
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -83,7 +86,8 @@ INTENDED = ("definition", "fitted", "model-implied")
 INFORMED = 0.8  # posterior sd / prior sd below this: the data narrowed the parameter
 DRIVES = 0.1  # squared rank correlation at or above this: the parameter drives the check
 EXPECT = 0.8  # share of runs for 'as claimed' / 'contradicted'
-SIGNIFICANT = 0.01  # a rank correlation counts only when its p-value is below this
+SIGNIFICANT = 0.01  # a parameter found by search drives a check only at p below this
+MIN_RUNS = 50  # fewer runs cannot attribute a check to its parameters
 
 
 @dataclass(frozen=True)
@@ -260,6 +264,7 @@ class Driver:
     share: float | None  # squared rank correlation with the per-run effect; None: not varied
     ratio: float | None  # posterior sd / prior sd; None: fixed at its default in these runs
     stated: bool  # named by the registry
+    moves: bool | None = None  # one-at-a-time check (fixed drivers): does it move the check?
 
     @property
     def status(self) -> str:
@@ -269,6 +274,8 @@ class Driver:
 
     def describe(self) -> str:
         bits = [self.status if self.ratio is None else f"{self.status}, sd ratio {self.ratio:.2f}"]
+        if self.moves is not None:
+            bits.append("moves it one at a time" if self.moves else "does not move it one at a time")
         if self.share is not None:
             bits.append(f"r² {self.share:.2f}")
         return f"{self.name} ({'; '.join(bits)})"
@@ -283,42 +290,49 @@ class OutOfSample:
     detail: str
 
 
-def attribute(effect: np.ndarray, params: Mapping[str, np.ndarray]) -> dict[str, float]:
-    """Squared Spearman rank correlation of the per-run effect with every parameter that
-    varies across the runs (a given-data first-order sensitivity: no extra simulation); 0
-    where the correlation is not significant at ``SIGNIFICANT`` (few runs, chance)."""
+def attribute(effect: np.ndarray, params: Mapping[str, np.ndarray]) -> dict[str, tuple[float, float]]:
+    """``{parameter: (r², p-value)}``: the squared Spearman rank correlation of the per-run
+    effect with every parameter that varies across the runs, and its p-value (t
+    approximation). A given-data first-order sensitivity: no extra simulation."""
     y = np.asarray(effect, float)
-    out: dict[str, float] = {}
+    out: dict[str, tuple[float, float]] = {}
     ok = np.isfinite(y)
-    if ok.sum() < 10 or np.ptp(y[ok]) == 0:
-        return {k: 0.0 for k, v in params.items() if np.ptp(np.asarray(v, float)) > 0}
-    ry = stats.rankdata(y[ok])
+    flat = ok.sum() < 4 or np.ptp(y[ok]) == 0
+    ry = stats.rankdata(y[ok]) if not flat else y[ok]
     for k, v in params.items():
         x = np.asarray(v, float)[ok]
         if np.ptp(x) == 0:
             continue
-        r = float(np.corrcoef(ry, stats.rankdata(x))[0, 1])
-        if not np.isfinite(r) or abs(r) >= 1:
-            out[k] = 1.0 if np.isfinite(r) else 0.0
+        if flat:
+            out[k] = (0.0, 1.0)
             continue
-        t = abs(r) * np.sqrt((len(ry) - 2) / (1 - r * r))
-        p = 2 * stats.t.sf(t, len(ry) - 2)
-        out[k] = r * r if p < SIGNIFICANT else 0.0  # indistinguishable from run noise: 0
+        r = float(np.corrcoef(ry, stats.rankdata(x))[0, 1])
+        if not np.isfinite(r):
+            out[k] = (0.0, 1.0)
+        elif abs(r) >= 1:
+            out[k] = (1.0, 0.0)
+        else:
+            t = abs(r) * np.sqrt((len(ry) - 2) / (1 - r * r))
+            out[k] = (r * r, float(2 * stats.t.sf(t, len(ry) - 2)))
     return out
 
 
-def drivers_of(claim: Claim, shares: Mapping[str, float],
-               ratios: Mapping[str, float]) -> list[Driver]:
-    """The stated drivers plus every varied parameter with r² >= ``DRIVES``, strongest first.
-    A varied parameter without a learning ratio was drawn from its prior (ratio 1)."""
-    names = list(claim.drivers) + sorted((k for k, s in shares.items()
-                                          if s >= DRIVES and k not in claim.drivers),
-                                         key=lambda k: -shares[k])
+def drivers_of(claim: Claim, attribution: Mapping[str, tuple[float, float]],
+               ratios: Mapping[str, float],
+               oat: Mapping[tuple[str, str], bool] | None = None) -> list[Driver]:
+    """The stated drivers (with their r², whatever its significance: they are named in
+    advance) plus every other varied parameter with r² >= ``DRIVES`` and p < ``SIGNIFICANT``
+    (found by search, so held to significance), strongest first. A varied parameter without
+    a learning ratio was drawn from its prior (ratio 1)."""
+    found = sorted((k for k, (r2, p) in attribution.items()
+                    if r2 >= DRIVES and p < SIGNIFICANT and k not in claim.drivers),
+                   key=lambda k: -attribution[k][0])
     out = []
-    for k in names:
-        varied = k in shares
+    for k in [*claim.drivers, *found]:
+        varied = k in attribution
         ratio = float(ratios.get(k, 1.0)) if varied else None
-        out.append(Driver(k, shares.get(k), ratio, k in claim.drivers))
+        out.append(Driver(k, attribution[k][0] if varied else None, ratio, k in claim.drivers,
+                          (oat or {}).get((claim.id, k))))
     return out
 
 
@@ -330,16 +344,18 @@ def informed_share(drivers: list[Driver]) -> float:
     return sum(d.share or 0.0 for d in drivers if d.status == "narrowed") / tot
 
 
-def classify(claim: Claim, drivers: list[Driver],
-             oos: OutOfSample | None = None) -> tuple[str, str]:
-    """The category of a claim's verdict and why (see the module docstring)."""
+def classify(claim: Claim, drivers: list[Driver], oos: OutOfSample | None = None,
+             runs: int | None = None) -> tuple[str, str]:
+    """The category of a claim's verdict and why (see the module docstring); ``runs``: how
+    many runs the attribution saw (below ``MIN_RUNS`` it cannot support 'consistent with
+    the fit')."""
     if claim.basis not in INTENDED:
         raise ValueError(f"field 'basis' = {claim.basis!r}: expected one of {', '.join(INTENDED)}")
     if claim.basis == "definition":
         return "definition", "a scenario lever"
     if oos is not None:
         return "tested out of sample", f"{oos.test}: {oos.detail}"
-    fixed = [d.name for d in drivers if d.stated and d.status == "fixed"]
+    fixed = [d.name for d in drivers if d.stated and d.status == "fixed" and d.moves is not False]
     share = informed_share(drivers)
     if claim.basis == "fitted":
         if fixed:
@@ -348,6 +364,9 @@ def classify(claim: Claim, drivers: list[Driver],
         if share < 0.5:
             return "model-implied", (f"meant to be fitted, but narrowed parameters carry only "
                                      f"{share:.0%} of its explained variance")
+        if runs is not None and runs < MIN_RUNS:
+            return "model-implied", (f"meant to be fitted, but {runs} runs are too few to "
+                                     f"attribute it (at least {MIN_RUNS})")
         return "consistent with the fit", (f"narrowed parameters carry {share:.0%} of its "
                                            "explained variance")
     why = "no observable consequence in the fit data"
@@ -402,13 +421,12 @@ def check(claim: Claim, summaries: Summ) -> tuple[np.ndarray, dict[str, float]]:
 
 
 def verdict(claim: Claim, summaries: Summ, params: Mapping[str, np.ndarray] | None = None,
-            learning: Mapping[str, float] | None = None,
-            oos: OutOfSample | None = None) -> dict[str, Any]:
+            learning: Mapping[str, float] | None = None, oos: OutOfSample | None = None,
+            oat: Mapping[tuple[str, str], bool] | None = None) -> dict[str, Any]:
     """One claim's row: effect, finding, category with its reason, drivers, defect."""
     eff, st = check(claim, summaries)
-    shares = attribute(eff, params or {})
-    drivers = drivers_of(claim, shares, learning or {})
-    category, reason = classify(claim, drivers, oos)
+    drivers = drivers_of(claim, attribute(eff, params or {}), learning or {}, oat)
+    category, reason = classify(claim, drivers, oos, len(eff) if params else None)
     if category == "definition":
         finding = "by definition" if st["share"] >= EXPECT else _finding(st["share"],
                                                                          st["opposite"], category)
@@ -419,7 +437,7 @@ def verdict(claim: Claim, summaries: Summ, params: Mapping[str, np.ndarray] | No
     event_behaviour = claim.kind == "behaviour" and claim.summary in PROBABILITIES
     defect = ""
     if category != "definition" and not event_behaviour and zero_width(st["lo"], st["hi"], st["mid"]):
-        fixed = [d.name for d in drivers if d.status == "fixed"]
+        fixed = [d.name for d in drivers if d.status == "fixed" and d.moves is not False]
         defect = ("zero-width 80% interval: its uncertainty is missing"
                   + (f" ({', '.join(fixed)} fixed)" if fixed else ""))
     in_model = _finding(st["share"], st["opposite"], "consistent with the fit")
@@ -442,13 +460,83 @@ def verdict(claim: Claim, summaries: Summ, params: Mapping[str, np.ndarray] | No
 
 def evaluate(summaries: Summ, learning: Mapping[str, float] | None = None,
              params: Mapping[str, np.ndarray] | None = None,
-             out_of_sample: Mapping[str, OutOfSample] | None = None) -> pd.DataFrame:
+             out_of_sample: Mapping[str, OutOfSample] | None = None,
+             oat: Mapping[tuple[str, str], bool] | None = None) -> pd.DataFrame:
     """Run every check on per-run summaries keyed by scenario name. ``params``: the value
     of every parameter in each run (run i in row i; :func:`run_params`), ``learning``: the
     posterior/prior sd ratios (:func:`learning_ratios`), ``out_of_sample``: findings by
-    claim id (:func:`case2011_evidence`)."""
+    claim id (:func:`case2011_evidence`), ``oat``: whether each fixed stated driver moves
+    its check, by (claim id, parameter) (:func:`one_at_a_time`)."""
     oos = out_of_sample or {}
-    return pd.DataFrame([verdict(c, summaries, params, learning, oos.get(c.id)) for c in CLAIMS])
+    return pd.DataFrame([verdict(c, summaries, params, learning, oos.get(c.id), oat)
+                         for c in CLAIMS])
+
+
+OAT_MOVES = 0.05  # a driver moves a check when its low-to-high swing changes the median by 5%
+
+
+def _oat_range(p) -> tuple[float, float]:
+    """The 10th and 90th percentiles of the prior, or for a fixed parameter half and one and
+    a half times its default, inside its support."""
+    lo, hi, _, _ = p.support()
+    if p.uncertain:
+        a, b = (float(v) for v in p.prior.ppf(np.array([0.1, 0.9]), p.default))
+    elif p.default != 0:
+        a, b = sorted((0.5 * p.default, 1.5 * p.default))
+    else:
+        a, b = 0.0, 0.5
+    return float(np.clip(a, lo, hi)), float(np.clip(b, lo, hi))
+
+
+def one_at_a_time(claims: list[Claim] | None = None, runs: int = 20, seed: int = 1,
+                  posterior=None, varied: set[str] | None = None, workers: int = 1,
+                  progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+    """A reduced one-at-a-time check of every stated driver that the runs do not vary
+    (the attribution cannot see those): the check's median effect with the driver at the
+    low and at the high end of :func:`_oat_range`, all settings in one paired ensemble.
+    ``moves``: the swing is at least ``OAT_MOVES`` of the larger median (and not zero)."""
+    from resurgence.calibration.posterior import full_specs
+    from resurgence.runs.ensemble import run_ensemble
+    from resurgence.runs.prepare import resolve
+
+    from resurgence.model.sim import all_params
+
+    specs = {p.name: p for p in full_specs()}
+    model = {p.name for p in all_params()}  # observation-model rates never act on a run
+    varied = varied if varied is not None else (set(posterior.draws.columns) if posterior
+                                                else set())
+    todo = [(c, k) for c in (claims if claims is not None else CLAIMS) for k in c.drivers
+            if k not in varied and k in model]
+    scs: dict[str, Any] = {}
+    for c, k in todo:
+        for tag, v in zip(("lo", "hi"), _oat_range(specs[k]), strict=True):
+            for n in (c.a, c.b):
+                if n and f"{n}@{k}:{tag}" not in scs:
+                    base = resolve(n)
+                    scs[f"{n}@{k}:{tag}"] = base.model_copy(update={
+                        "name": f"{n}@{k}:{tag}", "params": {**base.params, k: v}})
+    if not scs:
+        return pd.DataFrame(columns=["claim", "parameter", "low", "high", "effect_low",
+                                     "effect_high", "moves"])
+    res = run_ensemble(list(scs.values()), runs, seed, posterior=posterior, workers=workers,
+                       progress=progress)
+    rows = []
+    for c, k in todo:
+        lo, hi = _oat_range(specs[k])
+        mids = []
+        for tag in ("lo", "hi"):
+            cc = dataclasses.replace(c, a=f"{c.a}@{k}:{tag}" if c.a else None, b=f"{c.b}@{k}:{tag}")
+            mids.append(check(cc, res.outcomes)[1]["mid"])
+        swing = abs(mids[1] - mids[0])
+        moves = swing > 1e-12 and swing >= OAT_MOVES * max(abs(mids[0]), abs(mids[1]))
+        rows.append({"claim": c.id, "parameter": k, "low": lo, "high": hi,
+                     "effect_low": mids[0], "effect_high": mids[1], "moves": bool(moves)})
+    return pd.DataFrame(rows)
+
+
+def oat_map(table: pd.DataFrame) -> dict[tuple[str, str], bool]:
+    """{(claim id, parameter): moves} from :func:`one_at_a_time`'s table."""
+    return {(r.claim, r.parameter): bool(r.moves) for r in table.itertuples()}
 
 
 def run_params(post, runs: int) -> dict[str, np.ndarray]:

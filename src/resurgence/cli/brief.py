@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -99,6 +99,9 @@ def claims_cmd(
     case2011: Annotated[Path | None, typer.Option(
         "--case2011", help="A saved 2011 case (case2011.json of `resurgence case2011 --out DIR`, "
         "or DIR): tests C7 out of sample.")] = None,
+    oat_runs: Annotated[int, typer.Option(
+        "--oat-runs", help="Runs per setting of a one-at-a-time check of the fixed drivers "
+        "(0 = skip; a driver that does not move its check then does not count as fixed).")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdicts as JSON.")] = False,
 ) -> None:
     """Run the executable check of every claim of the source (C1-C26). Each verdict says how
@@ -115,6 +118,8 @@ def claims_cmd(
         evaluate,
         headline_counts,
         learning_ratios,
+        oat_map,
+        one_at_a_time,
         run_params,
     )
     from resurgence.calibration.cases import get_case
@@ -124,7 +129,9 @@ def claims_cmd(
 
     if runs < 10:
         raise ArgumentError(f"field 'runs' = {runs}: the claims need at least 10 runs")
-    oos = {}
+    if oat_runs < 0:
+        raise ArgumentError(f"field 'oat_runs' = {oat_runs}: expected 0 (skip) or more")
+    oos: dict[str, Any] = {}
     if case2011 is not None:
         path = case2011 / "case2011.json" if case2011.is_dir() else case2011
         try:
@@ -139,11 +146,18 @@ def claims_cmd(
         task = prog.add_task(f"simulating {len(scs)} scenarios", total=len(scs) * runs)
         res = run_ensemble(scs, runs, seed, posterior=post, workers=workers,
                            progress=lambda k: prog.advance(task, k))
+        oat = None
+        if oat_runs:
+            oat_task = prog.add_task("one-at-a-time check of the fixed drivers", total=None)
+            oat = oat_map(one_at_a_time(runs=oat_runs, seed=seed, posterior=post,
+                                        workers=workers))
+            prog.update(oat_task, total=1, completed=1)
     learning = (learning_ratios(post, {p.name: p for p in full_specs()},
                                 get_case(post.case).prior_overrides) if post else {})
-    df = evaluate(res.outcomes, learning, run_params(post, runs), oos)
+    df = evaluate(res.outcomes, learning, run_params(post, runs), oos, oat)
     if as_json:
-        print(json.dumps({"runs": runs, "seed": seed, "headline": verdict_headline(df),
+        print(json.dumps({"runs": runs, "seed": seed, "oat_runs": oat_runs,
+                          "headline": verdict_headline(df),
                           "counts": headline_counts(df), "claims": json.loads(
                               df.to_json(orient="records"))}, indent=1))
         return
