@@ -209,3 +209,8 @@ def test_one_at_a_time_finds_which_fixed_parameters_move_a_check():
     assert tab.loc["militia_growth", "effect_high"] > tab.loc["militia_growth", "effect_low"]
     assert not tab.loc["season_peak_doy", "moves"]
     assert "rate_ctc" not in tab.index
+
+
+def test_one_at_a_time_leaves_the_checks_own_lever_alone():
+    c13 = next(c for c in cl.CLAIMS if c.id == "C13")  # poor-coordination sets branch_coordination
+    assert cl.one_at_a_time([c13], runs=2).empty

@@ -492,8 +492,10 @@ def one_at_a_time(claims: list[Claim] | None = None, runs: int = 20, seed: int =
                   posterior=None, varied: set[str] | None = None, workers: int = 1,
                   progress: Callable[[int], None] | None = None) -> pd.DataFrame:
     """A reduced one-at-a-time check of every stated driver that the runs do not vary
-    (the attribution cannot see those): the check's median effect with the driver at the
-    low and at the high end of :func:`_oat_range`, all settings in one paired ensemble.
+    (the attribution cannot see those) and that no scenario of the check sets itself (that
+    is the check's lever, e.g. ``branch_coordination`` in ``poor-coordination``): the
+    check's median effect with the driver at the low and at the high end of
+    :func:`_oat_range`, all settings in one paired ensemble.
     ``moves``: the swing is at least ``OAT_MOVES`` of the larger median (and not zero)."""
     from resurgence.calibration.posterior import full_specs
     from resurgence.runs.ensemble import run_ensemble
@@ -505,8 +507,11 @@ def one_at_a_time(claims: list[Claim] | None = None, runs: int = 20, seed: int =
     model = {p.name for p in all_params()}  # observation-model rates never act on a run
     varied = varied if varied is not None else (set(posterior.draws.columns) if posterior
                                                 else set())
+    def lever(c: Claim, k: str) -> bool:  # a scenario of the check sets it: not a driver
+        return any(k in resolve(n).params for n in (c.a, c.b) if n)
+
     todo = [(c, k) for c in (claims if claims is not None else CLAIMS) for k in c.drivers
-            if k not in varied and k in model]
+            if k not in varied and k in model and not lever(c, k)]
     scs: dict[str, Any] = {}
     for c, k in todo:
         for tag, v in zip(("lo", "hi"), _oat_range(specs[k]), strict=True):
