@@ -101,9 +101,9 @@ window.Results = (function () {
     s.claims.forEach((c) => { const k = c.verdict; counts[k] = (counts[k] || 0) + 1; });
     const defects = s.claims.filter((c) => c.defect);
     html += `<h3>Claims of the source, checked</h3><p class="note">By how each verdict was reached: ${Object.entries(counts)
-      .map(([k, n]) => `${n} ${C.esc(k)}`).join(" · ")}. <b>model-implied</b> checks restate the ` +
-      "model's own mechanisms (the data did not inform the parameters that drive them): they are " +
-      "not evidence for the claims; <b>consistent with the fit</b> ones rest on parameters the data " +
+      .map(([k, n]) => `${n} ${C.esc(k)}`).join(" · ")}. <b>model-implied</b> checks are built into the ` +
+      "model (the data did not inform the parameters that drive them): they restate its " +
+      "mechanisms and are not evidence for the claims; <b>consistent with the fit</b> ones rest on parameters the data " +
       "narrowed; <b>tested out of sample</b> ones were scored on data the fit did not see." +
       (defects.length ? ` Defects: ${defects.map((c) => `${C.esc(c.id)} (${C.esc(c.defect)})`).join("; ")}.` : "") +
       "</p>";
