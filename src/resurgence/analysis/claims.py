@@ -498,10 +498,9 @@ def one_at_a_time(claims: list[Claim] | None = None, runs: int = 20, seed: int =
     :func:`_oat_range`, all settings in one paired ensemble.
     ``moves``: the swing is at least ``OAT_MOVES`` of the larger median (and not zero)."""
     from resurgence.calibration.posterior import full_specs
+    from resurgence.model.sim import all_params
     from resurgence.runs.ensemble import run_ensemble
     from resurgence.runs.prepare import resolve
-
-    from resurgence.model.sim import all_params
 
     specs = {p.name: p for p in full_specs()}
     model = {p.name for p in all_params()}  # observation-model rates never act on a run

@@ -170,13 +170,25 @@ def _expected(arrays, params: ParamSet, run_ids, *, design: obsmodel.ObsDesign) 
     return obsmodel.expected(design, arrays, params.values)
 
 
+def _noisy_score(arrays, params: ParamSet, run_ids, *, design: obsmodel.ObsDesign,
+                 seed: int) -> np.ndarray:
+    """The distance of observations drawn around each run's expectation (standard ABC)."""
+    mu = obsmodel.expected(design, arrays, params.values)
+    u = np.stack([np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**27, int(r))))
+                  .random(mu.shape[1]) for r in run_ids])
+    return obsmodel.distance(design, obsmodel.draw(mu, design.dispersion[None, :], u)
+                             .astype(float))
+
+
 def simulator_fit(case: str | Case = "iraq-2020", names: Sequence[str] = IDENTIFIABLE, *,
                   until: dt.date | None = None, particles: int = 64, generations: int = 4,
                   alpha: float = 0.5, max_steps: int = 3, seed: int = 1, workers: int = 1,
-                  ) -> tuple[Space, Fit]:
+                  simulate_noise: bool = False) -> tuple[Space, Fit]:
     """The prior space of ``names`` and the fit of the real model for :func:`sbc`: one
     simulator run at theta (others at their defaults), observations drawn around the
-    observation model's expectation for every row the case uses, ABC-SMC on them."""
+    observation model's expectation for every row the case uses, ABC-SMC on them, scored
+    as :func:`calibrate` does or, with ``simulate_noise``, on observations drawn around each
+    simulation's expectation (standard ABC)."""
     case = get_case(case) if isinstance(case, str) else case
     sc, design = history_setup(case, until or case.until)
     specs = {p.name: p for p in full_specs()}
@@ -200,7 +212,8 @@ def simulator_fit(case: str | Case = "iraq-2020", names: Sequence[str] = IDENTIF
         rows = design.rows.copy()
         rows["value"] = y
         synth = dataclasses.replace(design, rows=rows)
-        score = partial(_score, design=synth)
+        score = (partial(_noisy_score, design=synth, seed=seed) if simulate_noise
+                 else partial(_score, design=synth))
         offset = (i + 1) * 10**6  # the fit's runs: their own random streams per replicate
 
         def simulate(th: np.ndarray, first_run: int) -> np.ndarray:
