@@ -101,7 +101,7 @@ def claims_cmd(
         "or DIR): tests C7 out of sample.")] = None,
     oat_runs: Annotated[int, typer.Option(
         "--oat-runs", help="Runs per setting of a one-at-a-time check of the fixed drivers "
-        "(0 = skip; a driver that does not move its check then does not count as fixed).")] = 0,
+        "(0 = skip). A fixed driver found not to move its check no longer counts as fixed.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdicts as JSON.")] = False,
 ) -> None:
     """Run the executable check of every claim of the source (C1-C26). Each verdict says how
