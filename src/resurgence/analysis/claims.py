@@ -577,7 +577,9 @@ def case2011_evidence(doc: Mapping[str, Any]) -> dict[str, OutOfSample]:
     detail = (f"P(IS holds ground by the fall of Mosul, 2014-06-10) = {p_hold:.0%}, "
               f"P(Nineveh's forces collapse by {CASE2011_DATE}) = {p_col:.1%}; "
               f"both happened; held needs >= {CASE2011_TAIL:.0%} each")
-    return {"C7": OutOfSample("iraq-2011 case (fit to 2011, scored 2012-14)", held, detail)}
+    st = doc.get("settings") or {}
+    fit = f"fitted to data up to {st['until']}" if st.get("until") else "fitted before the withdrawal"
+    return {"C7": OutOfSample(f"iraq-2011 case ({fit}, scored on 2012-14)", held, detail)}
 
 
 def headline_counts(df: pd.DataFrame) -> dict[str, dict[str, int]]:
