@@ -135,7 +135,7 @@ def claims_md() -> str:
         else:
             test = f"behaviour of `{c.b}`"
         rows.append([c.id, c.check, test, f"`{c.summary}`", c.basis])
-    return _table(["claim", "check", "scenarios and expected sign (B − A)", "outcome", "basis"],
+    return _table(["claim", "check", "scenarios and expected sign (B − A)", "outcome", "intended basis"],
                   rows) + "\n"
 
 

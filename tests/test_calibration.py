@@ -226,3 +226,24 @@ def test_the_fit_reads_each_fact_once():
     # vintage: the CTC 2020 Q2-Q3 counts (published January 2022) are not fitted
     ctc = r[(r["source"] == "ctc") & (r["granularity"] == "quarter")]
     assert ctc["period_start"].max() < pd.Timestamp("2020-04-01")
+
+
+def test_calibrate_scores_observations_drawn_with_noise():
+    # standard ABC: each simulation is scored on observations drawn around its expectation
+    # (the SBC finding), each run from its own stream
+    from resurgence.calibration.inference import _score
+
+    _, design = history_setup(IRAQ_2020, UNTIL, fit=True)
+    W = design.weights.shape[0]
+    arrays = {"is_attacks": np.full((3, W, 18), 2.0, np.float32),
+              "militia_attacks_us": np.zeros((3, W, 18), np.float32)}
+    from resurgence.calibration.posterior import full_specs
+    from resurgence.model.params import ParamSet
+
+    params = ParamSet.defaults(full_specs(), 3)
+    exact = _score(arrays, params, np.arange(3), design=design)
+    noisy = _score(arrays, params, np.arange(3), design=design, seed=1, simulate_noise=True)
+    again = _score(arrays, params, np.arange(3), design=design, seed=1, simulate_noise=True)
+    assert np.all(exact == exact[0])  # identical runs, identical expectations
+    assert len(set(noisy.tolist())) == 3  # but each run draws its own observations
+    np.testing.assert_array_equal(noisy, again)

@@ -25,6 +25,7 @@ from resurgence.analysis.claims import (
     VARIANTS,
     evaluate,
     learning_ratios,
+    run_params,
     scenarios_needed,
 )
 from resurgence.analysis.contrasts import contrast
@@ -198,7 +199,7 @@ def compute_brief(case: str = "iraq-2020", *, runs: int = 300, seed: int = 1,
     say("contrasts, claims and maps")
     learning = (learning_ratios(post, {p.name: p for p in full_specs()}, c.prior_overrides)
                 if post else {})
-    claims = evaluate(summ, learning)
+    claims = evaluate(summ, learning, run_params(post, runs))
     fan = bundle.quantiles(FAN_METRICS, scenario=FAN_SCENARIOS, region="IQ")
     maps = _maps(bundle)
     data = BriefData(

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -38,6 +39,7 @@ from resurgence.calibration.cases import Case, case_observations, get_case
 from resurgence.calibration.obsmodel import ObsDesign
 from resurgence.calibration.posterior import Posterior, full_specs
 from resurgence.core.errors import ArgumentError
+from resurgence.core.rng import observation_uniforms
 from resurgence.core.timegrid import WeekGrid
 from resurgence.model.params import Param, ParamSet, Prior
 from resurgence.runs.ensemble import map_runs, resolve
@@ -111,6 +113,7 @@ class Generation:
     acceptance: float
     ess: float
     seconds: float
+    stopped: str = ""  # on the last generation: why the loop stopped
 
 
 @dataclass
@@ -123,8 +126,14 @@ class CalibrationResult:
         return pd.DataFrame([g.__dict__ for g in self.generations])
 
 
-def _score(arrays, params: ParamSet, run_ids, *, design: ObsDesign) -> np.ndarray:
+def _score(arrays, params: ParamSet, run_ids, *, design: ObsDesign, seed: int = 0,
+           simulate_noise: bool = False) -> np.ndarray:
+    """ABC distance of each run: of its expected observations, or (``simulate_noise``) of
+    observations drawn around them with each source's noise, from the run's own stream."""
     mu = obsmodel.expected(design, arrays, params.values)
+    if simulate_noise:
+        u = observation_uniforms(seed, run_ids, mu.shape[1:])
+        mu = obsmodel.draw(mu, design.dispersion[None, :], u).astype(float)
     return obsmodel.distance(design, mu)
 
 
@@ -148,44 +157,24 @@ def history_setup(case: Case, until: dt.date, published_before: dt.date | None =
     return sc, design
 
 
-def calibrate(case: str | Case = "iraq-2020", *, until: dt.date | None = None,
-              particles: int = 1000, generations: int = 6, alpha: float = 0.5,
-              min_acceptance: float = 0.03, max_steps: int = 6, seed: int = 1, workers: int = 1,
-              chunk_size: int = 250, progress=None,
-              published_before: dt.date | None = None,
-              min_improvement: float = 0.02) -> CalibrationResult:
-    """Fit the case's calibrated parameters to every observation up to ``until`` published
-    before ``published_before`` (default: the day after ``until`` — what was known then; a
-    count published years later, such as CTC's 2020 Q2-Q3, is a target, not data).
+def abc_smc(space: Space, simulate: Callable[[np.ndarray, int], np.ndarray],
+            rng: np.random.Generator, *, particles: int = 1000, generations: int = 6,
+            alpha: float = 0.5, min_acceptance: float = 0.03, max_steps: int = 6,
+            progress: Callable[[Generation], None] | None = None,
+            min_improvement: float = 0.0,
+            ) -> tuple[np.ndarray, list[Generation]]:
+    """The replenishment ABC-SMC loop (module docstring) on any simulator:
+    ``simulate(theta, first_run)`` returns one distance per row of ``theta`` (particles x
+    parameters, in the parameters' own units), simulated as runs ``first_run...``. Returns
+    the equally weighted draws (particles x parameters) and the generations. Used by
+    :func:`calibrate` and by simulation-based calibration (:mod:`resurgence.calibration.sbc`).
 
     Stops after ``generations``, when the move acceptance falls below ``min_acceptance``, or
     when the tolerance has converged: it fell by less than ``min_improvement`` (relative) over
-    the last generation. ``meta["stopped"]`` says which."""
-    case = get_case(case) if isinstance(case, str) else case
-    until = until or case.until
-    if until > case.until:
-        raise ArgumentError(f"field 'until' = {until}: after the last date of data ({case.until})")
-    published_before = published_before or until + dt.timedelta(days=1)
-    sc, design = history_setup(case, until, published_before, fit=True)
-    if len(design.rows) == 0:
-        raise ArgumentError(f"no observations before {until} for case {case.name!r}")
-    specs = {p.name: p for p in full_specs()}
-    cal = [specs[n] for n in (*case.calibrated, *case.nuisance())]
-    space = Space(cal, [case.prior_overrides.get(p.name, p.prior) for p in cal])
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**31,)))
-    score = partial(_score, design=design)
-
-    def simulate(theta: np.ndarray, first_run: int) -> np.ndarray:
-        ps = ParamSet.defaults(full_specs(), len(theta))
-        ps = ps.with_overrides({p.name: theta[:, j] for j, p in enumerate(cal)})
-        ids = first_run + np.arange(len(theta))
-        parts = map_runs(sc, ps, ids, seed, score, theatre=case.theatre,
-                         chunk_size=chunk_size, workers=workers)
-        return np.concatenate(parts)
-
+    the last generation; the last generation's ``stopped`` says which."""
     gens: list[Generation] = []
     t0 = time.perf_counter()
-    theta = space.from_u(rng.random((particles, len(cal))))
+    theta = space.from_u(rng.random((particles, len(space.params))))
     z = space.to_z(theta)
     dist = simulate(theta, 0)
     lp = space.log_prior_z(z)
@@ -232,10 +221,55 @@ def calibrate(case: str | Case = "iraq-2020", *, until: dt.date | None = None,
     # equally weighted draws by systematic resampling
     pos = (rng.random() + np.arange(particles)) / particles
     idx = np.minimum(np.searchsorted(np.cumsum(w), pos), particles - 1)
-    draws = pd.DataFrame(theta[idx], columns=[p.name for p in cal])
+    gens[-1].stopped = stopped
+    return theta[idx], gens
+
+
+def calibrate(case: str | Case = "iraq-2020", *, until: dt.date | None = None,
+              particles: int = 1000, generations: int = 6, alpha: float = 0.5,
+              min_acceptance: float = 0.03, max_steps: int = 6, seed: int = 1, workers: int = 1,
+              chunk_size: int = 250, progress=None,
+              published_before: dt.date | None = None,
+              min_improvement: float = 0.02) -> CalibrationResult:
+    """Fit the case's calibrated parameters (and, as nuisance parameters, every other
+    uncertain one: :meth:`Case.nuisance`) to every observation up to ``until`` published
+    before ``published_before`` (default: the day after ``until`` — what was known then; a
+    count published years later, such as CTC's 2020 Q2-Q3, is a target, not data).
+
+    Each simulation is scored on observations drawn around its expectation with the sources'
+    noise (standard ABC; scoring the noise-free expectation made the posterior too narrow and
+    biased low: simulation-based calibration, docs/calibration.md). Stops as
+    :func:`abc_smc` says; ``meta["stopped"]`` records why."""
+    case = get_case(case) if isinstance(case, str) else case
+    until = until or case.until
+    if until > case.until:
+        raise ArgumentError(f"field 'until' = {until}: after the last date of data ({case.until})")
+    published_before = published_before or until + dt.timedelta(days=1)
+    sc, design = history_setup(case, until, published_before, fit=True)
+    if len(design.rows) == 0:
+        raise ArgumentError(f"no observations before {until} for case {case.name!r}")
+    specs = {p.name: p for p in full_specs()}
+    cal = [specs[n] for n in (*case.calibrated, *case.nuisance())]
+    space = Space(cal, [case.prior_overrides.get(p.name, p.prior) for p in cal])
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**31,)))
+    score = partial(_score, design=design, seed=seed, simulate_noise=True)
+
+    def simulate(theta: np.ndarray, first_run: int) -> np.ndarray:
+        ps = ParamSet.defaults(full_specs(), len(theta))
+        ps = ps.with_overrides({p.name: theta[:, j] for j, p in enumerate(cal)})
+        ids = first_run + np.arange(len(theta))
+        parts = map_runs(sc, ps, ids, seed, score, theatre=case.theatre,
+                         chunk_size=chunk_size, workers=workers)
+        return np.concatenate(parts)
+
+    t0 = time.perf_counter()
+    theta, gens = abc_smc(space, simulate, rng, particles=particles, generations=generations,
+                          alpha=alpha, min_acceptance=min_acceptance, max_steps=max_steps,
+                          progress=progress, min_improvement=min_improvement)
+    draws = pd.DataFrame(theta, columns=[p.name for p in cal])
     meta = {"method": "ABC-SMC", "seed": seed, "particles": particles,
             "generations": [g.__dict__ for g in gens], "observations": len(design.rows),
-            "stopped": stopped, "identifiable": list(case.calibrated),
+            "stopped": gens[-1].stopped, "identifiable": list(case.calibrated),
             "wall_time_s": round(time.perf_counter() - t0, 2)}
     post = Posterior(case.name, case.history_start, until, draws, meta)
     return CalibrationResult(post, gens, design)

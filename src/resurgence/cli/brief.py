@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -96,16 +96,49 @@ def claims_cmd(
     seed: Annotated[int, typer.Option("--seed", "-s", help="Root random seed.")] = 1,
     workers: Annotated[int, typer.Option("--workers", "-w", help="Local worker processes.")] = 1,
     posterior: Annotated[str, typer.Option(help="'shipped', 'none' or a posterior file.")] = "shipped",
+    case2011: Annotated[Path | None, typer.Option(
+        "--case2011", help="A saved 2011 case (case2011.json of `resurgence case2011 --out DIR`, "
+        "or DIR): tests C7 out of sample.")] = None,
+    oat_runs: Annotated[int, typer.Option(
+        "--oat-runs", help="Runs per setting of a one-at-a-time check of the fixed drivers "
+        "(0 = skip). A fixed driver found not to move its check no longer counts as fixed.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdicts as JSON.")] = False,
 ) -> None:
-    """Run the executable check of every claim of the source (C1-C26) and print
-    supported / not supported / uncertain with the effect size, its 80% interval and basis."""
+    """Run the executable check of every claim of the source (C1-C26). Each verdict says how
+    it was reached (tested out of sample / consistent with the fit / model-implied /
+    definition) and what came out (as claimed, as built, held, failed, uncertain,
+    contradicted), with the effect, its 80% interval and unit, the parameters that drive it
+    and how much the data narrowed them."""
+    import json
+
     from resurgence.analysis.brief import all_scenarios
-    from resurgence.analysis.claims import evaluate, learning_ratios
+    from resurgence.analysis.claims import (
+        CATEGORIES,
+        case2011_evidence,
+        evaluate,
+        headline_counts,
+        learning_ratios,
+        oat_map,
+        one_at_a_time,
+        run_params,
+    )
     from resurgence.calibration.cases import get_case
     from resurgence.calibration.posterior import full_specs, resolve_posterior
+    from resurgence.report.content import claims_table, verdict_headline
     from resurgence.runs.ensemble import run_ensemble
 
+    if runs < 10:
+        raise ArgumentError(f"field 'runs' = {runs}: the claims need at least 10 runs")
+    if oat_runs < 0:
+        raise ArgumentError(f"field 'oat_runs' = {oat_runs}: expected 0 (skip) or more")
+    oos: dict[str, Any] = {}
+    if case2011 is not None:
+        path = case2011 / "case2011.json" if case2011.is_dir() else case2011
+        try:
+            doc = json.loads(path.read_text())
+        except ValueError:
+            raise ArgumentError(f"field 'case2011' = '{path}': not JSON") from None
+        oos = case2011_evidence(doc)
     console, err = _consoles()
     post = resolve_posterior(posterior)
     scs = all_scenarios()
@@ -113,26 +146,32 @@ def claims_cmd(
         task = prog.add_task(f"simulating {len(scs)} scenarios", total=len(scs) * runs)
         res = run_ensemble(scs, runs, seed, posterior=post, workers=workers,
                            progress=lambda k: prog.advance(task, k))
+        oat = None
+        if oat_runs:
+            oat_task = prog.add_task("one-at-a-time check of the fixed drivers", total=None)
+            oat = oat_map(one_at_a_time(runs=oat_runs, seed=seed, posterior=post,
+                                        workers=workers))
+            prog.update(oat_task, total=1, completed=1)
     learning = (learning_ratios(post, {p.name: p for p in full_specs()},
                                 get_case(post.case).prior_overrides) if post else {})
-    df = evaluate(res.outcomes, learning)
+    df = evaluate(res.outcomes, learning, run_params(post, runs), oos, oat)
     if as_json:
-        print(df.to_json(orient="records", indent=1))
+        print(json.dumps({"runs": runs, "seed": seed, "oat_runs": oat_runs,
+                          "headline": verdict_headline(df),
+                          "counts": headline_counts(df), "claims": json.loads(
+                              df.to_json(orient="records"))}, indent=1))
         return
     t = Table(title=f"claims of the source, checked ({runs} paired runs, seed {seed})")
-    from resurgence.report.content import claims_table
-
-    for c in ("id", "check", "result: median [80% interval]", "runs as expected", "verdict",
-              "basis"):
+    for c in ("id", "check", "result: median [80% interval], unit", "share of paired runs as "
+              "expected", "verdict (category: finding)", "how it was reached"):
         t.add_column(c, overflow="fold")
-    colour = {"supported": "green", "uncertain": "yellow", "not supported": "red"}
-    for r in claims_table(df).itertuples(index=False):
+    colour = {"as claimed": "green", "held": "green", "as built": "cyan",
+              "by definition": "default", "uncertain": "yellow", "contradicted": "red",
+              "failed": "red"}
+    for r, f in zip(claims_table(df).itertuples(index=False), df["finding"], strict=True):
         t.add_row(r[0], escape(r[2]), escape(r[3]), r[4],
-                  f"[{colour.get(r[5], 'default')}]{escape(r[5])}[/]", r[6])
+                  f"[{colour.get(f, 'default')}]{escape(r[5])}[/]", escape(r[6]))
     console.print(t)
-    from resurgence.report.content import verdict_headline
-
     console.print(escape(verdict_headline(df)))
-    console.print("basis: data-tested = confronted with observations; model-implied = follows "
-                  "from mechanisms built from the source (not independent evidence); "
-                  "definition = a scenario lever.")
+    for k, v in CATEGORIES.items():
+        console.print(escape(f"{k}: {v}."))

@@ -9,6 +9,7 @@ import datetime as dt
 import pandas as pd
 
 from resurgence.analysis.brief import BriefData
+from resurgence.analysis.claims import CATEGORIES, FINDINGS, headline_counts
 from resurgence.report import fmt
 
 TITLE = "How could the US drawdown in Iraq aid IS and Iran?"
@@ -56,20 +57,9 @@ SCALES = [
     ("percentage points (pp)", "differences of probabilities: 1% to 21% is +20 pp."),
 ]
 
-VERDICTS = {
-    "supported": "at least 80% of paired runs (bootstrap replicates for probabilities) move "
-                 "in the expected direction, or the behaviour holds in at least 80% of runs",
-    "uncertain": "between 20% and 80% do",
-    "not supported": "at most 20% do",
-}
-BASES = {
-    "data-tested": "the check is confronted with observations (the fit to 2018-2020 data, the "
-                   "backtest or the 2011 case)",
-    "model-implied": "built into the model: the mechanism was written from the source itself, "
-                     "so a 'supported' verdict shows the model is consistent with the claim, "
-                     "not that the world confirms it",
-    "definition": "a scenario lever: true by construction, nothing is estimated",
-}
+#: what each finding and each category of a claim's verdict means (from the claims module)
+VERDICTS = FINDINGS
+BASES = CATEGORIES
 
 
 def long_date(iso: str | dt.date) -> str:
@@ -206,34 +196,37 @@ def pathway_table(data: BriefData) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def verdict_counts(data: BriefData) -> pd.DataFrame:
-    """Claims by basis and verdict (rows: basis, with its meaning; columns: verdicts)."""
-    c = data.claims
-    tab = pd.crosstab(c["basis"], c["verdict"])
-    order = [b for b in BASES if b in tab.index] + [b for b in tab.index if b not in BASES]
-    cols = [v for v in VERDICTS if v in tab.columns] + [v for v in tab.columns if v not in VERDICTS]
-    tab = tab.loc[order, cols]
-    tab.columns.name = None
-    out = tab.reset_index()
-    out.insert(1, "what it means", [BASES.get(b, "") for b in out["basis"]])
-    out["claims"] = tab.sum(axis=1).to_numpy()
-    return out
+def verdict_counts(data: BriefData | pd.DataFrame) -> pd.DataFrame:
+    """Claims by category (rows, with their meaning) and finding (columns)."""
+    c = data if isinstance(data, pd.DataFrame) else data.claims
+    counts = headline_counts(c)
+    cols = [f for f in FINDINGS if (c["finding"] == f).any()]
+    rows = [{"category": cat, "what it means": CATEGORIES.get(cat, ""),
+             **{f: n.get(f, 0) for f in cols}, "claims": sum(n.values())}
+            for cat, n in counts.items()]
+    return pd.DataFrame(rows)
 
 
 def verdict_headline(data: BriefData | pd.DataFrame) -> str:
+    """Counts by how each verdict was reached, never a bare 'N supported'; the defects."""
     c = data if isinstance(data, pd.DataFrame) else data.claims
     parts = []
-    for b, g in c.groupby("basis", sort=False):
-        counts = ", ".join(f"{n} {v}" for v, n in g["verdict"].value_counts().items())
-        parts.append(f"{len(g)} {b} ({counts})")
-    return (f"{len(c)} claims of the source checked: " + "; ".join(parts) + ". Only the "
-            "data-tested verdicts confront the model with observations; model-implied ones are "
-            "built into the model.")
+    for cat, n in headline_counts(c).items():
+        total = sum(n.values())
+        inner = ", ".join(f"{k} {f}" for f, k in n.items())
+        parts.append(f"{total} {cat}" + (f" ({inner})" if inner else ""))
+    defects = c[c["defect"].astype(bool)] if "defect" in c else c.iloc[:0]
+    tail = (f" Defects: {', '.join(f'{r.id} ({r.defect})' for r in defects.itertuples())}."
+            if len(defects) else "")
+    return (f"{len(c)} claims of the source checked, by how the verdict was reached: "
+            + "; ".join(parts) + ". Model-implied checks restate the model's own mechanisms: "
+            "they are not evidence for the claims." + tail)
 
 
 def claims_table(data: BriefData | pd.DataFrame) -> pd.DataFrame:
-    """Readable on a page: claim, what was checked, effect with interval and unit, verdict
-    (from the brief or from :func:`resurgence.analysis.claims.evaluate`'s table)."""
+    """Readable on a page: claim, what was checked, effect with interval and unit, the
+    verdict (category: finding) and how it was reached (from the brief or from
+    :func:`resurgence.analysis.claims.evaluate`'s table)."""
     c = data if isinstance(data, pd.DataFrame) else data.claims
     rows = []
     for r in c.itertuples():
@@ -245,11 +238,17 @@ def claims_table(data: BriefData | pd.DataFrame) -> pd.DataFrame:
             eff = (f"{r.effect_median:+.1%} [{r.effect_p10:+.1%}, {r.effect_p90:+.1%}]"
                    if f"{r.effect_p10:+.1%}" != f"{r.effect_p90:+.1%}"
                    else f"{r.effect_median:+.1%} ({fmt.FIXED})")
+        unit = str(getattr(r, "unit", ""))
+        if unit.startswith("probability (difference"):
+            unit = "difference of probabilities"
+        how = str(getattr(r, "category_reason", ""))
+        if getattr(r, "defect", ""):
+            how += f"; DEFECT: {r.defect}"
         rows.append({"id": r.id, "the source says": f"“{r.quote}”",
                      "what was checked": f"{r.check} ({r.scenarios})",
-                     "result (median [80% interval])": f"{eff} {getattr(r, 'unit', '')}".strip(),
-                     "runs as expected": fmt.prob(r.share_as_expected),
-                     "verdict": r.verdict, "basis": r.basis})
+                     "result (median [80% interval], unit)": f"{eff} {unit}".strip(),
+                     "share of paired runs as expected": fmt.prob(r.share_as_expected),
+                     "verdict": r.verdict, "how it was reached": how})
     return pd.DataFrame(rows)
 
 

@@ -72,7 +72,7 @@ def render_html(data: BriefData, folder: Path) -> Path:
         "<h2>Limits</h2>", _ul(ct.LIMITS),
         "<h2>The source's claims, checked</h2>", _p(ct.verdict_headline(data), "note"),
         _table(ct.verdict_counts(data)),
-        f"<p>Verdicts:</p><ul>{verdicts}</ul>",
+        f"<p>Findings (the part of a verdict after the category):</p><ul>{verdicts}</ul>",
         _table(ct.claims_table(data)),
         "<h2>Details</h2>", _p(ct.intro(data)),
         "<h3>National outcomes over time</h3>",

@@ -238,13 +238,14 @@ def delete_job(job_id: str, state: State) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/claims", summary="The claims registry (not evaluated)")
+@router.get("/claims", summary="The claims registry (not evaluated; `basis` is the intended basis, which the evaluation checks against evidence: a brief job's claims carry the category)")
 def claims() -> list[dict[str, Any]]:
     from resurgence.analysis.claims import CLAIMS
 
     return [{"id": c.id, "quote": c.quote, "carried_by": c.carried_by, "check": c.check,
              "kind": c.kind, "a": c.a, "b": c.b, "summary": c.summary,
              "direction": c.direction, "relative": c.relative, "basis": c.basis,
+             "intended_basis": c.basis, "out_of_sample_test": c.oos or None,
              "evidence": c.evidence, "drivers": list(c.drivers)} for c in CLAIMS]
 
 

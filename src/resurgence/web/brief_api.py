@@ -52,7 +52,8 @@ def execute_brief(job_id: str, out: str, runs: int, seed: int, posterior: str,
     report(job_id, "stage", "rendering the brief")
     render_html(data, folder)
     records = json.loads(data.headline().to_json(orient="records"))
-    claims = json.loads(data.claims[["id", "verdict", "share_as_expected", "basis"]]
+    claims = json.loads(data.claims[["id", "verdict", "category", "finding", "share_as_expected",
+                                     "basis", "defect"]]
                         .to_json(orient="records"))
     meta = json.loads(json.dumps(data.meta, default=str))
     return {"kind": "brief", "scenarios": list(data.scenarios["name"]), "headline": records,

@@ -184,7 +184,7 @@ window.Charts = (function () {
 
   function claimsTable(table, claims) {
     let html = "<thead><tr><th>id</th><th class='text'>the source says</th><th class='text'>carried by</th>" +
-      "<th class='text'>check</th><th class='text'>basis</th></tr></thead><tbody>";
+      "<th class='text'>check</th><th class='text'>intended basis</th></tr></thead><tbody>";
     claims.forEach((c) => {
       html += `<tr><td>${esc(c.id)}</td><td class="text">“${esc(c.quote)}”</td>` +
         `<td class="text">${esc(c.carried_by)}</td><td class="text">${esc(c.check)}</td>` +

@@ -98,19 +98,23 @@ window.Results = (function () {
     });
     html += "</tbody></table>";
     const counts = {};
-    s.claims.forEach((c) => { const k = `${c.basis}: ${c.verdict}`; counts[k] = (counts[k] || 0) + 1; });
-    html += `<h3>Claims of the source, checked</h3><p class="note">${Object.entries(counts)
-      .map(([k, n]) => `${n} ${C.esc(k)}`).join(" · ")}. <b>model-implied</b> claims are built into the ` +
-      "model from the source itself: their verdicts show consistency, not evidence; only " +
-      "<b>data-tested</b> ones are confronted with observations.</p>";
+    s.claims.forEach((c) => { const k = c.verdict; counts[k] = (counts[k] || 0) + 1; });
+    const defects = s.claims.filter((c) => c.defect);
+    html += `<h3>Claims of the source, checked</h3><p class="note">By how each verdict was reached: ${Object.entries(counts)
+      .map(([k, n]) => `${n} ${C.esc(k)}`).join(" · ")}. <b>model-implied</b> checks are built into the ` +
+      "model (the data did not inform the parameters that drive them): they restate its " +
+      "mechanisms and are not evidence for the claims; <b>consistent with the fit</b> ones rest on parameters the data " +
+      "narrowed; <b>tested out of sample</b> ones were scored on data the fit did not see." +
+      (defects.length ? ` Defects: ${defects.map((c) => `${C.esc(c.id)} (${C.esc(c.defect)})`).join("; ")}.` : "") +
+      "</p>";
     html += "<div class='table-wrap'><table class='data small'><thead><tr><th>claim</th><th class='text'>the source says</th>" +
-      "<th class='text'>what was checked</th><th>runs as expected</th><th class='text'>verdict</th>" +
-      "<th class='text'>basis</th></tr></thead><tbody>";
+      "<th class='text'>what was checked</th><th>share of paired runs as expected</th>" +
+      "<th class='text'>verdict (category: finding)</th></tr></thead><tbody>";
     s.claims.forEach((c) => {
       const t = text[c.id] || {};
       html += `<tr><td>${C.esc(c.id)}</td><td class="text">“${C.esc(t.quote || "")}”</td>` +
         `<td class="text">${C.esc(t.check || "")}</td><td>${F.prob(c.share_as_expected)}</td>` +
-        `<td class="text">${C.esc(c.verdict)}</td><td class="text">${C.esc(c.basis)}</td></tr>`;
+        `<td class="text">${C.esc(c.verdict)}</td></tr>`;
     });
     $("brief-box").innerHTML = html + "</tbody></table></div>";
     $("table-title").textContent = "";
