@@ -25,15 +25,19 @@ class Case:
     #: parameter: where the data say nothing its posterior stays its prior, instead of being
     #: fixed at its default (which gave zero-width intervals on outcomes it drives)
     propagate_priors: bool = True
+    #: observation parameters sampled beside them that the history cannot inform (they act
+    #: only in forecasts, e.g. the random walk of a reporting ratio after its last report)
+    forecast_only: tuple[str, ...] = ()
 
     def nuisance(self) -> tuple[str, ...]:
-        """The mechanism parameters fitted beside ``calibrated`` (see ``propagate_priors``)."""
+        """The parameters fitted beside ``calibrated`` (see ``propagate_priors``)."""
         if not self.propagate_priors:
             return ()
         from resurgence.model.sim import all_params
 
         return tuple(p.name for p in all_params()
-                     if p.name not in self.calibrated and p.prior.kind != "fixed")
+                     if p.name not in self.calibrated and p.prior.kind != "fixed"
+                     ) + tuple(n for n in self.forecast_only if n not in self.calibrated)
 
 
 IRAQ_2020 = Case(
@@ -50,10 +54,11 @@ IRAQ_2020 = Case(
         # militias
         "attack_rate_base", "attack_rate_convoy", "campaign_on", "campaign_off",
         # observation model
-        "rate_ctc", "rate_musings", "rate_militia", "sb_deaths_per_attack",
+        "rate_ctc", "rate_musings", "musings_drift", "rate_militia", "sb_deaths_per_attack",
         "sb_deaths_background", "sb_events_per_attack", "sb_events_background",
         "is_events_per_attack",
     ),
+    forecast_only=("musings_walk",),
     prior_overrides={
         # January 2018: estimates swing from ~1,000 (coalition, Dec 2017) to 15,500-17,100
         # (Lead IG, mid-2018, incl. supporters): a wide prior centred on a few thousand

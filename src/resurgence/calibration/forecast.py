@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from resurgence.calibration import obsmodel
-from resurgence.calibration.cases import get_case
+from resurgence.calibration.cases import case_observations, get_case
 from resurgence.calibration.posterior import Posterior, shipped
 from resurgence.core.atomic import atomic_output_path
 from resurgence.core.errors import ArgumentError
@@ -51,7 +51,28 @@ def month_bounds(start: dt.date, months: int) -> tuple[np.ndarray, np.ndarray]:
     return s, e
 
 
-def _monthly(arrays, params: ParamSet, run_ids, *, weeks0: np.datetime64, ps, pe, pop, seed):
+def musings_path(params: ParamSet, run_ids, window, ps, pe, seed: int) -> np.ndarray:
+    """``(n, M)`` multiplier of ``rate_musings`` in each forecast month: the ratio reached at
+    Musings' last report (``musings_drift`` across its reports, see
+    :func:`resurgence.calibration.obsmodel.musings_ratio`), then a random walk of
+    ``musings_walk`` per sqrt(year) from that date (each run's own stream)."""
+    n, M = len(run_ids), len(ps)
+    drift = params.values["musings_drift"] if "musings_drift" in params.values else np.zeros(n)
+    walk = params.values["musings_walk"] if "musings_walk" in params.values else np.zeros(n)
+    if window is None:
+        return np.ones((n, M))
+    held = obsmodel.musings_ratio(np.array([window[1] - 3]), window, drift)  # (n, 1)
+    mid = (ps.astype("datetime64[D]").astype(float) + pe.astype("datetime64[D]").astype(float)) / 2
+    since = np.maximum(mid - window[1].astype("datetime64[D]").astype(float), 0.0) / 365.25
+    dt_ = np.diff(np.concatenate([[0.0], since]))
+    z = np.stack([np.random.Generator(np.random.PCG64(np.random.SeedSequence(
+        seed, spawn_key=(int(r), 2)))).standard_normal(M) for r in run_ids])
+    bm = np.cumsum(np.sqrt(dt_)[None, :] * z, axis=1)
+    return held * np.exp(walk[:, None] * bm)
+
+
+def _monthly(arrays, params: ParamSet, run_ids, *, weeks0: np.datetime64, ps, pe, pop, seed,
+             window=None):
     """Per chunk: (n, M, R+1, S) monthly values of every series (last region = national)."""
     n, W, R = arrays["is_attacks"].shape
     wk = weeks0 + 7 * np.arange(W)
@@ -71,7 +92,9 @@ def _monthly(arrays, params: ParamSet, run_ids, *, weeks0: np.datetime64, ps, pe
     u = observation_uniforms(seed, run_ids, (M, R + 2, 3))
     p = {k: v[:, None, None] for k, v in params.values.items()}
     ctc = obsmodel.draw(p["rate_ctc"] * isa, obsmodel.DISPERSION["ctc"], u[:, :, :R, 0])
-    inc = obsmodel.draw(p["rate_musings"] * (isa + mil), obsmodel.DISPERSION["musings"], u[:, :, :R, 1])
+    ratio = musings_path(params, run_ids, window, ps, pe, seed)[:, :, None]
+    inc = obsmodel.draw(p["rate_musings"] * ratio * (isa + mil), obsmodel.DISPERSION["musings"],
+                        u[:, :, :R, 1])
     nat_is = isa.sum(axis=2)
     pp = {k: v[:, None] for k, v in params.values.items()}
     deaths = obsmodel.draw(pp["sb_deaths_per_attack"] * nat_is + pp["sb_deaths_background"] * months,
@@ -169,8 +192,9 @@ def simulate_forecast(case: str = "iraq-2020", scenario: str | Path | Scenario =
     weeks = -(-(int((pe[-1] - np.datetime64(start, 'D')).astype(int)) + 1) // 7)
     sc = resolve(scenario).model_copy(update={"start": start, "weeks": weeks})
     th = load_theatre(c.theatre)
+    known = case_observations(c, post.until, published_before=post.until + dt.timedelta(days=1))
     fn = partial(_monthly, weeks0=np.datetime64(start, "D"), ps=ps, pe=pe, pop=th.population,
-                 seed=seed)
+                 seed=seed, window=obsmodel.drift_window(known))
     params = post.paramset(np.arange(runs), overrides=sc.params or None)
     # runs start from each draw's filtered state on the origin where the posterior carries
     # one (no history to re-simulate), else they simulate the history from its start

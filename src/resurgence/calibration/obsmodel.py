@@ -28,7 +28,7 @@ import pandas as pd
 
 from resurgence.core import samplers
 from resurgence.core.timegrid import period_weights
-from resurgence.model.params import Param, lognormal
+from resurgence.model.params import Param, Prior, lognormal
 
 N = "observation"
 
@@ -54,6 +54,14 @@ OBS_PARAMS: tuple[Param, ...] = (
        lognormal(5.0, 0.7), "GED 2018: Turkey-PKK 76 events"),
     _p("is_events_per_attack", 0.12, "events/attack", "UCDP GED events involving IS per IS attack",
        lognormal(0.12, 0.5), "GED 2018: 176 IS events vs CTC 1,470 attacks"),
+    _p("musings_drift", 0.0, "1/year",
+       "drift of Musings' log reporting ratio per year across its data (held after its last "
+       "report; the ratio then wanders by musings_walk)",
+       Prior("normal", 0.0, 0.6),
+       "Musings/CTC ratio 1.61 in 2018 and 0.68 in 2019 (issue #9): a source's reporting drifts"),
+    _p("musings_walk", 0.3, "1/sqrt(year)",
+       "random walk of Musings' log reporting ratio after its last report (sd per sqrt(year))",
+       lognormal(0.3, 0.5), "judgement: of the size of the 2018-2019 change over two years"),
     _p("ibc_deaths_per_attack", 2.0, "deaths/attack",
        "Iraq Body Count civilian deaths per IS attack (all perpetrators folded in; iraq-2011 case)",
        lognormal(2.0, 0.7),
@@ -94,6 +102,8 @@ class ObsDesign:
     #: (K,) -1 for a level row; else the snapshot a share row belongs to (its governorates'
     #: counts are read as shares of the snapshot's total, see :func:`fit_rows`)
     snapshot: np.ndarray | None = None
+    week_starts: np.ndarray | None = None  # (W,) datetime64[D]
+    drift_window: tuple[np.datetime64, np.datetime64] | None = None  # see drift_window()
 
     @property
     def y(self) -> np.ndarray:
@@ -133,7 +143,31 @@ def design(obs: pd.DataFrame, week_starts: np.ndarray, codes: tuple[str, ...],
         quantity=np.array([q for q, _, _ in m]), rate=np.array([r for _, r, _ in m]),
         background=np.array([b or "" for _, _, b in m]), months=days / DAYS_PER_MONTH,
         dispersion=np.array([DISPERSION.get(s, 5.0) for s in rows["source"]]),
-        snapshot=snapshot)
+        snapshot=snapshot, week_starts=ws, drift_window=drift_window(rows, national))
+
+
+def drift_window(obs: pd.DataFrame, national: str = "IQ") -> tuple[np.datetime64, np.datetime64] | None:
+    """The span of Musings' national reports (weeks aside): its log reporting ratio drifts by
+    ``musings_drift`` a year across it and is held after it; None without Musings rows."""
+    m = obs[(obs["source"] == "musings") & (obs["region"] == national)
+            & (obs["granularity"] != "week")]
+    if m.empty:
+        return None
+    return (np.datetime64(pd.Timestamp(m["period_start"].min()).date(), "D"),
+            np.datetime64(pd.Timestamp(m["period_end"].max()).date(), "D"))
+
+
+def musings_ratio(week_starts: np.ndarray, window: tuple[np.datetime64, np.datetime64] | None,
+                  drift: np.ndarray) -> np.ndarray:
+    """``(n, W)`` multiplier of ``rate_musings`` in each week: ``exp(drift * tau)``, ``tau``
+    the week's mid-point in years from the window's middle, clipped to the window (so the
+    ratio is constant before the first report and held after the last)."""
+    if window is None:
+        return np.ones((len(drift), len(week_starts)))
+    a, b = (w.astype("datetime64[D]").astype(float) for w in window)
+    t = np.clip(np.asarray(week_starts, dtype="datetime64[D]").astype(float) + 3.5, a, b)
+    tau = (t - 0.5 * (a + b)) / 365.25
+    return np.exp(np.asarray(drift, float)[:, None] * tau[None, :])
 
 
 def _month_index(d: pd.Timestamp) -> int:
@@ -201,6 +235,10 @@ def expected(d: ObsDesign, arrays: dict[str, np.ndarray], params: dict[str, np.n
     n = arrays["is_attacks"].shape[0]
     K = len(d.rows)
     x = np.zeros((n, K))
+    drifting = d.rate == "rate_musings"
+    ratio = None
+    if drifting.any() and d.week_starts is not None and "musings_drift" in params:
+        ratio = musings_ratio(d.week_starts, d.drift_window, params["musings_drift"])
     for qname in np.unique(d.quantity):
         if qname == "is":
             q = arrays["is_attacks"]
@@ -208,13 +246,19 @@ def expected(d: ObsDesign, arrays: dict[str, np.ndarray], params: dict[str, np.n
             q = arrays["militia_attacks_us"]
         else:
             q = arrays["is_attacks"] + arrays["militia_attacks_us"]
-        sel = d.quantity == qname
-        nat = sel & (d.region_index < 0)
-        if nat.any():
-            x[:, nat] = q.sum(axis=2, dtype=np.float64) @ d.weights[:, nat]
-        for r in np.unique(d.region_index[sel & (d.region_index >= 0)]):
-            cols = sel & (d.region_index == r)
-            x[:, cols] = q[:, :, r].astype(np.float64) @ d.weights[:, cols]
+        for drift_rows in (False, True):
+            sel = (d.quantity == qname) & (drifting == drift_rows)
+            if not sel.any():
+                continue
+            qq = q.astype(np.float64)
+            if drift_rows and ratio is not None:
+                qq = qq * ratio[:, :, None]
+            nat = sel & (d.region_index < 0)
+            if nat.any():
+                x[:, nat] = qq.sum(axis=2) @ d.weights[:, nat]
+            for r in np.unique(d.region_index[sel & (d.region_index >= 0)]):
+                cols = sel & (d.region_index == r)
+                x[:, cols] = qq[:, :, r] @ d.weights[:, cols]
     mu = np.empty_like(x)
     for name in np.unique(d.rate):
         cols = d.rate == name

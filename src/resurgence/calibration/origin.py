@@ -37,7 +37,7 @@ from scipy import special
 
 from resurgence.calibration.baseline import SOURCES, partition
 from resurgence.calibration.cases import Case, case_observations
-from resurgence.calibration.obsmodel import DISPERSION, MAPPING
+from resurgence.calibration.obsmodel import DISPERSION, MAPPING, drift_window, musings_ratio
 from resurgence.core.atomic import atomic_write_bytes
 from resurgence.core.errors import PosteriorError
 from resurgence.core.timegrid import WeekGrid, period_weights
@@ -111,6 +111,8 @@ class _Reports:
     size: np.ndarray  # (K,) negative-binomial size
     complete: np.ndarray  # (K,) the week after which each report is complete
     label: list[str]
+    week_starts: np.ndarray | None = None
+    drift_window: tuple[np.datetime64, np.datetime64] | None = None
 
 
 def reports(obs: pd.DataFrame, grid: WeekGrid) -> _Reports:
@@ -145,7 +147,7 @@ def reports(obs: pd.DataFrame, grid: WeekGrid) -> _Reports:
     return _Reports(np.array([r[1] for r in rows]), W, q, rate, bg,
                     np.array([r[3] for r in rows], dtype=float),
                     np.array([DISPERSION[r[0][0]] for r in rows]), complete,
-                    [r[4] for r in rows])
+                    [r[4] for r in rows], ws, drift_window(obs))
 
 
 def _loglik(rep: _Reports, cols: np.ndarray, rec: dict[str, np.ndarray], t: int,
@@ -156,8 +158,15 @@ def _loglik(rep: _Reports, cols: np.ndarray, rec: dict[str, np.ndarray], t: int,
     qs = {"is": rec["is_attacks"][:t].sum(axis=2, dtype=np.float64),
           "militia": rec["militia_attacks_us"][:t].sum(axis=2, dtype=np.float64)}
     qs["is+militia"] = qs["is"] + qs["militia"]
+    ratio = None
     for k in cols:
-        x = qs[rep.quantity[k]].T @ rep.weights[:t, k]
+        q = qs[rep.quantity[k]]
+        if rep.rate[k] == "rate_musings" and rep.week_starts is not None:
+            if ratio is None:  # the Musings ratio drifts across its reports (obsmodel)
+                ratio = musings_ratio(rep.week_starts[:t], rep.drift_window,
+                                      params.values["musings_drift"]).T
+            q = q * ratio
+        x = q.T @ rep.weights[:t, k]
         mu = params.values[rep.rate[k]] * x
         if rep.background[k]:
             mu = mu + params.values[rep.background[k]] * rep.months[k]
