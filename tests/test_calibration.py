@@ -247,3 +247,50 @@ def test_calibrate_scores_observations_drawn_with_noise():
     assert np.all(exact == exact[0])  # identical runs, identical expectations
     assert len(set(noisy.tolist())) == 3  # but each run draws its own observations
     np.testing.assert_array_equal(noisy, again)
+
+
+def test_the_musings_ratio_drifts_across_its_reports_and_is_held_after():
+    from resurgence.calibration import obsmodel
+
+    win = (np.datetime64("2018-01-01"), np.datetime64("2019-12-31"))
+    weeks = np.datetime64("2017-06-05") + 7 * np.arange(200)
+    r = obsmodel.musings_ratio(weeks, win, np.array([0.0, -0.8]))
+    assert np.all(r[0] == 1.0)  # no drift, no change
+    inside = (weeks >= win[0]) & (weeks + 3 <= win[1])
+    assert np.all(np.diff(r[1, inside]) < 0)  # falls across the window
+    after, before = weeks > win[1], weeks + 4 < win[0]
+    assert np.allclose(r[1, after], r[1, after][0]) and np.allclose(r[1, before], r[1, before][0])
+    assert r[1, after][0] == pytest.approx(np.exp(-0.8), rel=0.02)  # half a year past the middle
+    # the observation model applies it to Musings rows only
+    _, d = history_setup(IRAQ_2020, dt.date(2020, 11, 30), fit=True)
+    W = d.weights.shape[0]
+    arrays = {"is_attacks": np.ones((2, W, 18), np.float32),
+              "militia_attacks_us": np.zeros((2, W, 18), np.float32)}
+    from resurgence.calibration.posterior import full_specs
+    from resurgence.model.params import ParamSet
+
+    ps = ParamSet.defaults(full_specs(), 2).with_overrides({"musings_drift": np.array([0.0, -0.8])})
+    mu = obsmodel.expected(d, arrays, ps.values)
+    mus = (d.rate == "rate_musings") & (d.rows["period_end"] > pd.Timestamp("2019-06-30")).to_numpy()
+    ctc = d.rate == "rate_ctc"
+    assert np.all(mu[1, mus] < 0.8 * mu[0, mus]) and np.allclose(mu[1, ctc], mu[0, ctc])
+
+
+def test_forecasts_carry_the_musings_ratio_and_widen_with_its_walk():
+    from resurgence.calibration.forecast import month_bounds, musings_path
+    from resurgence.calibration.posterior import full_specs
+    from resurgence.model.params import ParamSet
+
+    win = (np.datetime64("2018-01-01"), np.datetime64("2019-12-31"))
+    ps_, pe_ = month_bounds(dt.date(2020, 12, 1), 36)
+    runs = np.arange(400)
+    held = ParamSet.defaults(full_specs(), 400).with_overrides(
+        {"musings_drift": np.full(400, -0.8), "musings_walk": np.zeros(400)})
+    m = musings_path(held, runs, win, ps_, pe_, seed=3)
+    assert np.allclose(m, m[0, 0]) and m[0, 0] == pytest.approx(np.exp(-0.8), rel=0.02)
+    walk = held.with_overrides({"musings_walk": np.full(400, 0.3)})
+    w = np.log(musings_path(walk, runs, win, ps_, pe_, seed=3))
+    sd_first, sd_last = w[:, 0].std(), w[:, -1].std()
+    # ~0.3 * sqrt(years since the last report): ~0.29 after 0.95 years, ~0.6 after 3.9
+    assert 0.22 < sd_first < 0.36 and 0.5 < sd_last < 0.72
+    np.testing.assert_array_equal(w, np.log(musings_path(walk, runs, win, ps_, pe_, seed=3)))
