@@ -58,7 +58,7 @@ GRAN_ORDER = ("month", "quarter", "multi-month", "year")
 
 def partition(rows: pd.DataFrame, regional: bool = False) -> np.ndarray:
     """Indices of one non-overlapping set of national rows per (source, metric): months
-    first, then quarters, multi-month periods and years where nothing finer covers them;
+    first, then quarters, multi-month periods and years that overlap no finer row kept;
     with ``regional``, also the regional UCDP GED months (one set per governorate)."""
     keep: list[int] = []
     sel = rows["granularity"] != "week"

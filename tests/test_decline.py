@@ -280,3 +280,30 @@ def test_long_run_equilibrium_posture_matters_and_neutral(theatre):
         m["posture-neutral", "stay-3000"], rel=0.15)
     with pytest.raises(ValueError, match="years = 2"):
         long_run(resolve("stay-3000"), theatre, default_params(1), [0], 1, years=2)
+
+
+# --- the structure comparison's scoring partition --------------------------------------------
+
+def test_posture_compare_partition_is_non_overlapping_and_prefers_months():
+    import importlib.util
+    from pathlib import Path
+
+    import pandas as pd
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "posture_compare.py"
+    spec = importlib.util.spec_from_file_location("posture_compare", path)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rows = pd.DataFrame([
+        ("musings", "incidents", "IQ", "2018-01-01", "2018-12-31", "year"),     # 0: no months
+        ("musings", "incidents", "IQ", "2019-01-01", "2019-12-31", "year"),     # 1: months below
+        ("musings", "incidents", "IQ", "2019-01-01", "2019-01-31", "month"),    # 2
+        ("musings", "incidents", "IQ", "2019-02-01", "2019-02-28", "month"),    # 3
+        ("musings", "incidents", "IQ", "2019-02-03", "2019-02-09", "week"),     # 4: never a level
+        ("musings", "incidents", "IQ-NI", "2019-01-01", "2019-01-31", "month"),  # 5: regional
+        ("ged", "is_events", "IQ-NI", "2019-01-01", "2019-01-31", "month"),     # 6: regional GED
+        ("ctc", "is_attacks", "IQ", "2020-01-01", "2020-03-31", "quarter"),     # 7
+    ], columns=["source", "metric", "region", "period_start", "period_end", "granularity"])
+    assert list(mod.partition(rows)) == [0, 2, 3, 7]
+    assert list(mod.partition(rows, regional=True)) == [0, 2, 3, 6, 7]
