@@ -175,16 +175,17 @@ def maps_figures(maps_df: pd.DataFrame, paths: dict[str, Path],
     scenario (colours, colour ranges, titles) rather than built again; fixed layout."""
     cmap = plt.get_cmap("PuOr_r")
     fig = plt.figure(figsize=(11, 5))
-    panels = []
-    for k, (metric, title, unit) in enumerate(MAP_PANELS):
-        x0 = 0.055 + 0.5 * k
-        ax = fig.add_axes((x0, 0.10, 0.33, 0.76))
-        cax = fig.add_axes((x0 + 0.35, 0.20, 0.013, 0.58))
-        sm = plt.cm.ScalarMappable(norm=TwoSlopeNorm(vcenter=0.0, vmin=-1.0, vmax=1.0), cmap=cmap)
-        fig.colorbar(sm, cax=cax, label=unit)
-        patches = draw_regions(ax, {}, cmap, sm.norm)
-        panels.append((metric, title, ax, sm, patches))
     try:
+        panels = []
+        for k, (metric, title, unit) in enumerate(MAP_PANELS):
+            x0 = 0.055 + 0.5 * k
+            ax = fig.add_axes((x0, 0.10, 0.33, 0.76))
+            cax = fig.add_axes((x0 + 0.35, 0.20, 0.013, 0.58))
+            sm = plt.cm.ScalarMappable(norm=TwoSlopeNorm(vcenter=0.0, vmin=-1.0, vmax=1.0),
+                                       cmap=cmap)
+            fig.colorbar(sm, cax=cax, label=unit)
+            patches = draw_regions(ax, {}, cmap, sm.norm)
+            panels.append((metric, title, ax, sm, patches))
         for scenario, path in paths.items():
             sub = maps_df[maps_df["scenario"] == scenario]
             for metric, title, ax, sm, patches in panels:

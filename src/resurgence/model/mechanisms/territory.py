@@ -99,7 +99,7 @@ _KERNEL_PARAMS = ("clear_unsupported", "clear_isr", "clear_air", "clear_planning
                   "infiltration", "collapse_density", "collapse_rate", "recover_rate")
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")  # x / 0 -> inf or nan, as in NumPy
 def _cells(V, F, H, coord, G, isr, air, planning, collapsed, u, pop_m, P):  # pragma: no cover
     """The weekly ground flows of every run and region, fused (docs/model.md): villages
     cleared ~ Binomial(V, 1 - exp(-r H coord support)), infiltrated ~ Poisson(i F (1 + G) /
