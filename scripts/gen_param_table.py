@@ -71,9 +71,11 @@ def posterior_md(case_name: str = "iraq-2020") -> str:
         return f"No shipped posterior for case `{case_name}`.\n"
     head = (f"Case `{case_name}`: {post.size} draws ({post.meta.get('method', '?')}, seed "
             f"{post.meta.get('seed', '?')}), simulations start {post.start}, data to "
-            f"{post.until}. {len(case.calibrated)} parameters are fitted; every other "
-            "parameter keeps its default. The prior is the parameter's declared prior unless "
-            "the case overrides it (marked *case*).\n\n")
+            f"{post.until}. The {len(case.calibrated)} identifiable parameters below are fitted; "
+            f"the {len(case.nuisance())} other uncertain ones are sampled with them as nuisance "
+            "parameters (`Case.nuisance()`: where the data say nothing their posterior stays "
+            "their prior); constants keep their values. The prior is the parameter's declared "
+            "prior unless the case overrides it (marked *case*).\n\n")
     rows = []
     for name in case.calibrated:
         p = specs[name]
