@@ -62,7 +62,9 @@ def test_lever_sensitivity_ranks_isr_first_for_is_attacks(brief):
     sens = data.sensitivity
     assert set(sens["factor"]) == {"troops", "isr", "air", "training", "planning", "mediation"}
     att = sens[sens["output"] == "is_attacks_2021h2"].set_index("factor")["ST"]
-    assert att.idxmax() == "isr" and att["isr"] > 0.3
+    # each Saltelli block takes one posterior draw whole (parameters and origin state), so
+    # the block noise carries parameter uncertainty too and the levers' shares are smaller
+    assert att.idxmax() == "isr" and att["isr"] > 0.15
     infl = sens[sens["output"] == "iran_influence_end"].set_index("factor")["ST"]
     assert infl.idxmax() == "troops"  # the vacuum term: headcount, not enablers
 

@@ -98,9 +98,11 @@ def test_tiny_case_run(tiny, tmp_path) -> None:
 
 
 def test_forward_runs_are_those_of_run_ensemble(tiny) -> None:
-    """P(held ground within 52 weeks) equals run_ensemble's holds_ground_12m on the posterior."""
-    res = run_ensemble(["iraq-2011"], 40, 3, posterior=tiny.posterior)
-    s = res.outcomes["iraq-2011"]["holds_ground_12m"]
+    """P(held ground within 52 weeks) equals run_ensemble's holds_ground_12m on the posterior,
+    for the same (ex-ante) scenario."""
+    sc = ex_ante(load_scenario("iraq-2011"), ORIGIN)
+    res = run_ensemble([sc], 40, 3, posterior=tiny.posterior)
+    s = res.outcomes[sc.name]["holds_ground_12m"]
     assert tiny.curve["p_held_by"].iloc[51] == pytest.approx(s.mean())
 
 

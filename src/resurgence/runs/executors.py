@@ -164,6 +164,7 @@ class MapTask:
     spinup: dt.date | None
     fn: Callable
     carried: Carried | None = None
+    known_until: dt.date | None = None  # see resurgence.runs.prepare.history
 
 
 ChunkResult = tuple[int, np.ndarray, dict[str, np.ndarray] | None, dict[str, np.ndarray]]
@@ -191,7 +192,7 @@ def _work(task: EnsembleTask) -> list[ChunkResult]:
 def _map_work(task: MapTask) -> Any:
     theatre = load_theatre(task.theatre)
     arrays = simulate_spun(task.scenario, theatre, task.params, task.run_ids, task.seed,
-                           task.spinup, task.carried)
+                           task.spinup, task.carried, task.known_until)
     return task.fn(arrays, task.params, task.run_ids)
 
 
@@ -202,7 +203,7 @@ def theatre_ref(th: Theatre) -> str:
 
 def map_runs(sc: Scenario, params: ParamSet, run_ids: np.ndarray, seed: int, fn: Callable,
              *, theatre: str | Path = "iraq", spinup: dt.date | None = None,
-             carried: Carried | None = None,
+             carried: Carried | None = None, known_until: dt.date | None = None,
              chunk_size: int = 250, workers: int = 1, backend: str = "local") -> list:
     """Simulate runs ``run_ids`` (``params`` holds one value per run; ``carried``, if given,
     one starting state per run) in chunks and apply ``fn(arrays, params_chunk,
@@ -214,7 +215,8 @@ def map_runs(sc: Scenario, params: ParamSet, run_ids: np.ndarray, seed: int, fn:
     def task(i: int) -> MapTask:
         sl = slice(i, min(i + chunk_size, len(run_ids)))
         return MapTask(sc, ref, params.take(np.arange(sl.start, sl.stop)), run_ids[sl], seed,
-                       spinup, fn, carried.take(sl) if carried is not None else None)
+                       spinup, fn, carried.take(sl) if carried is not None else None,
+                       known_until)
 
     tasks = (task(i) for i in range(0, len(run_ids), chunk_size))
     return list(executor(workers, backend).map(_map_work, tasks))

@@ -64,14 +64,19 @@ def spun_up(sc: Scenario, spinup: dt.date | None) -> tuple[Scenario, int]:
 
 
 def history(sc: Scenario, theatre: Theatre, spinup: dt.date | None,
-            carried: Carried | None = None) -> tuple[Scenario, int, Drivers]:
+            carried: Carried | None = None, known_until: dt.date | None = None,
+            ) -> tuple[Scenario, int, Drivers]:
     """The scenario on the grid its runs simulate, the weeks to drop, and its drivers.
 
     Runs start at ``spinup`` (or at the carried state's date) and report from the scenario's
     start. The history is known: up to what was known, bases follow the record and
     attack-driven closures do not act — up to the scenario's start when history is
     simulated from ``spinup``, up to the carried state's date when runs start from it (the
-    weeks between that date and the scenario's start are already the future)."""
+    weeks between that date and the scenario's start are already the future). ``known_until``
+    says it outright (a case that reports its history too: the 2011 case)."""
+    if known_until is not None:
+        full, off = spun_up(sc, carried.date if carried is not None else spinup)
+        return full, off, compile_drivers(full, theatre, known_until=known_until)
     if carried is not None:
         full, off = spun_up(sc, carried.date)
         return full, off, compile_drivers(full, theatre, known_until=carried.date)
@@ -81,10 +86,11 @@ def history(sc: Scenario, theatre: Theatre, spinup: dt.date | None,
 
 def simulate_spun(sc: Scenario, theatre: Theatre, params: ParamSet, run_ids: np.ndarray,
                   seed: int, spinup: dt.date | None = None,
-                  carried: Carried | None = None) -> dict[str, np.ndarray]:
+                  carried: Carried | None = None,
+                  known_until: dt.date | None = None) -> dict[str, np.ndarray]:
     """Runs ``run_ids`` of ``sc`` from ``spinup`` (or from the carried state), outputs from the
     scenario's start."""
-    full, off, drivers = history(sc, theatre, spinup, carried)
+    full, off, drivers = history(sc, theatre, spinup, carried, known_until)
     sim = Sim(full, theatre, params, run_ids, seed, drivers)
     if carried is None:
         out = sim.run(seed)

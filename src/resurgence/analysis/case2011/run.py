@@ -166,7 +166,10 @@ def run_case_2011(draws: int = DRAWS, runs: int = RUNS, seed: int = SEED, worker
     ids = np.arange(runs)
     params = scenario_params(full, post.paramset(ids))
     fn = partial(_collect, design=design, off=off, seed=seed)
-    parts = map_runs(full, params, ids, seed, fn, theatre=case.theatre, workers=workers)
+    # the history up to the withdrawal is known, as in every ensemble: bases as recorded,
+    # no attack-driven closures before it (the same runs as run_ensemble's, tested)
+    parts = map_runs(full, params, ids, seed, fn, theatre=case.theatre, workers=workers,
+                     known_until=sc.start)
     res = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
     rows = design.rows
