@@ -19,14 +19,14 @@ interval coverage.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from resurgence.calibration import baseline as bl
 from resurgence.calibration import naive
-from resurgence.calibration.blend import pool
+from resurgence.calibration.blend import mixture_terms, optimal_weight, pool
 from resurgence.calibration.cases import Case, case_observations, get_case
 from resurgence.core.errors import ArgumentError
 from resurgence.scenario.schema import BaseChange, Scenario, Schedules
@@ -42,7 +42,8 @@ TARGETS = {("ged_cm", "sb_deaths", "month"): "ged_sb_deaths",
 LEVELS = (0.5, 0.8, 0.9)
 FIRST = dt.date(2010, 1, 1)  # month index 0 of the naive histories (a January)
 MODEL_METHODS = ("simulator", "baseline", "blend")
-BASELINE_MONTHS = 12  # at least this many months of history for the baseline
+#: at least this many baseline paths per origin (cheap; keeps Monte Carlo noise out of the scores)
+BASELINE_RUNS = 1000
 
 
 def default_origins() -> list[dt.date]:
@@ -66,12 +67,6 @@ def as_known(sc: Scenario, origin: dt.date, theatre_name: str = "iraq") -> Scena
 def vintage(case: Case, origin: dt.date) -> pd.DataFrame:
     """What a forecaster could know on ``origin``: rows ending and published before it."""
     return case_observations(case, origin - dt.timedelta(days=1), published_before=origin)
-
-
-def baseline_start(case: Case, origin: dt.date) -> dt.date:
-    """First month the baseline is fitted from: the case's history start, or 12 months
-    before the origin when that is earlier."""
-    return min(case.history_start, (origin - dt.timedelta(days=BASELINE_MONTHS * 31)).replace(day=1))
 
 
 def _mi(d) -> int:
@@ -118,28 +113,29 @@ def score(obs: float, ens: np.ndarray) -> dict[str, float]:
     return rec
 
 
-def blend_weights(scores: pd.DataFrame, before: dt.date | None = None) -> dict[str, float]:
-    """Simulator weight per series: inverse mean CRPS of simulator vs baseline on the targets
-    scored (and, with ``before``, ended) before a date; 0.5 where none."""
-    s = scores[scores["method"].isin(["simulator", "baseline"])]
-    if before is not None and not s.empty:
-        s = s[pd.to_datetime(s["target_end"]).dt.date < before]
-    out = {}
-    for ser in sorted(set(TARGETS.values())):
-        g = s[s["series"] == ser]
-        both = g.groupby(["origin", "target_start", "target_end"])["method"].transform("nunique") == 2
-        m = g[both].groupby("method")["crps"].mean()
-        if {"simulator", "baseline"} <= set(m.index) and (m > 0).all():
-            inv = 1.0 / m
-            out[ser] = float(inv["simulator"] / inv.sum())
-        else:
-            out[ser] = 0.5
-    return out
+def blend_weights(terms: pd.DataFrame, before: dt.date | None = None) -> dict[str, float]:
+    """Simulator weight per series: the pool weight that minimises the mean CRPS of the
+    blend (:func:`resurgence.calibration.blend.optimal_weight`) over the targets that both
+    the simulator and the baseline scored (and, with ``before``, that ended before a date);
+    0.5 where none."""
+    t = terms
+    if before is not None and not t.empty:
+        t = t[pd.to_datetime(t["target_end"]).dt.date < before]
+    return {ser: optimal_weight(t[t["series"] == ser] if not t.empty else t)
+            for ser in sorted(set(TARGETS.values()))}
 
 
 @dataclass
 class BacktestResult:
     scores: pd.DataFrame  # one row per origin, target and method
+    #: per origin and target scored by both: the terms of the CRPS of their pool
+    pool_terms: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: the simulator weight per series the blend used at each origin
+    weights: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def blend_weights(self) -> dict[str, float]:
+        """Simulator weight per series from every target: the weights to forecast with."""
+        return blend_weights(self.pool_terms)
 
     def summary(self) -> pd.DataFrame:
         """Mean scores per series, target granularity and method."""
@@ -213,17 +209,22 @@ def backtest(case: str = "iraq-2020", *, origins: list[dt.date] | None = None, h
     c = get_case(case)
     obs = case_observations(c, c.until)
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**31 + 1,)))
+    rng_naive = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**31 + 2,)))
     recs: list[dict] = []
+    terms: list[dict] = []
+    used: dict[str, dict[str, float]] = {}
     for o in sorted(origins or default_origins()):
         vobs = vintage(c, o)
         if (vobs["published"] >= pd.Timestamp(o)).any():  # guard: vintage discipline
             raise AssertionError(f"origin {o}: a row published on or after it was seen")
         hist = monthly_history(vobs, o)
-        bf = bl.fit(vobs, o, first=baseline_start(c, o))
-        base_paths = bl.simulate(bf, horizon, runs, seed)
+        bf = bl.fit(vobs, o)
+        base_paths = bl.simulate(bf, horizon, max(runs, BASELINE_RUNS), seed)
         fc = (_simulator(c, o, horizon, runs, seed, particles, generations, drivers, workers)
               if simulator else None)
-        w = blend_weights(pd.DataFrame(recs), before=o) if simulator and recs else {}
+        w = blend_weights(pd.DataFrame(terms), before=o) if simulator else {}
+        if simulator:
+            used[o.isoformat()] = w
         for _, t in targets(obs, o, horizon, c.until).iterrows():
             ser = t["series"]
             a, b = _mi(t["period_start"]), _mi(t["period_end"])
@@ -236,13 +237,14 @@ def backtest(case: str = "iraq-2020", *, origins: list[dt.date] | None = None, h
             if fc is not None:
                 ens["simulator"] = _sim_ensemble(fc, ser, months, o)
                 ens["blend"] = pool(ens["simulator"], ens["baseline"], w.get(ser, 0.5), rng)
+                terms.append({**base, **mixture_terms(y, ens["simulator"], ens["baseline"])})
             if ser in hist:
                 th, yh = hist[ser]
                 for name in naive.METHODS:
-                    ens[name] = naive.predictive(name, th, yh, np.arange(a, b + 1), rng)
+                    ens[name] = naive.predictive(name, th, yh, np.arange(a, b + 1), rng_naive)
             for name, e in ens.items():
                 if e.size:
                     recs.append({**base, "method": name, **score(y, e)})
         if progress:
             progress(o)
-    return BacktestResult(pd.DataFrame(recs))
+    return BacktestResult(pd.DataFrame(recs), pd.DataFrame(terms), used)

@@ -39,6 +39,50 @@ def pool(sim: np.ndarray, base: np.ndarray, w: float, rng: np.random.Generator,
     return np.concatenate(parts) if parts else np.array([])
 
 
+#: pseudo-targets at an equal share that the pool weight is shrunk towards (few targets)
+PRIOR_TARGETS = 10
+
+
+def mixture_terms(y: float, a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+    """The terms of the CRPS of a two-component pool of ensembles ``a`` and ``b`` at ``y``:
+    ``CRPS(w) = w ea + (1-w) eb - (w^2 daa + (1-w)^2 dbb + 2 w (1-w) dab) / 2`` with
+    ``ea = E|A-y|``, ``daa = E|A-A'|``, ``dab = E|A-B|`` (and the same for ``b``)."""
+    a, b = np.sort(np.asarray(a, float)), np.sort(np.asarray(b, float))
+
+    def spread(x):  # E|X - X'| over all ordered pairs, from the order statistics
+        n = x.size
+        return float(2.0 * np.sum((2 * np.arange(1, n + 1) - n - 1) * x) / n ** 2)
+
+    # E|A - B| = E max - E min: from the pooled order, without an n x m matrix
+    cb = np.concatenate([[0.0], np.cumsum(b)])
+    k = np.searchsorted(b, a)  # b[:k] < a
+    dab = float(np.mean(k * a - cb[k] + (cb[-1] - cb[k]) - (b.size - k) * a) / b.size)
+    return {"ea": float(np.mean(np.abs(a - y))), "eb": float(np.mean(np.abs(b - y))),
+            "daa": spread(a), "dbb": spread(b), "dab": dab}
+
+
+def pool_crps(t: dict[str, float] | pd.DataFrame, w: float) -> float | pd.Series:
+    """CRPS of the pool with weight ``w`` on ``a``, from :func:`mixture_terms`."""
+    return (w * t["ea"] + (1 - w) * t["eb"]
+            - 0.5 * (w * w * t["daa"] + (1 - w) ** 2 * t["dbb"] + 2 * w * (1 - w) * t["dab"]))
+
+
+def optimal_weight(terms: pd.DataFrame, prior: int = PRIOR_TARGETS) -> float:
+    """The weight on ``a`` that minimises the mean CRPS of the pool over the rows of
+    ``terms`` (the mean CRPS is a convex quadratic in the weight), shrunk towards 0.5 by
+    ``prior`` pseudo-targets; 0.5 where there are none."""
+    n = len(terms)
+    if n == 0:
+        return 0.5
+    m = terms[["ea", "eb", "daa", "dbb", "dab"]].mean()
+    curv = 2 * m["dab"] - m["daa"] - m["dbb"]  # 2 x energy distance >= 0
+    if curv <= 1e-12:
+        w = 0.5
+    else:
+        w = float(np.clip((m["eb"] - m["ea"] + m["dab"] - m["dbb"]) / curv, 0.0, 1.0))
+    return (n * w + prior * 0.5) / (n + prior)
+
+
 def packaged_weights(case: str) -> dict:
     """The blend weights stored with the package (simulator share per series)."""
     f = resources.files("resurgence") / "data" / "blend" / f"{case}.json"
