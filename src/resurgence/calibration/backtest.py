@@ -9,11 +9,13 @@ quarter and year (the observed value is the one known today, whenever it was pub
 
 Methods: the simulator (``simulator``: ABC refit at each origin, drivers as known at the
 origin unless ``drivers = "actual"``), the statistical baseline (``baseline``,
-:mod:`resurgence.calibration.baseline`), their ``blend`` (a pool weighted by the inverse
-mean CRPS of each on the targets scored before the origin; equal weights at the first
-origin), and the naive rules of :mod:`resurgence.calibration.naive`. Scores: CRPS
+:mod:`resurgence.calibration.baseline`), their ``blend`` (a linear pool whose simulator
+weight per series minimises the mean CRPS of the pool on the targets that ended before the
+origin, shrunk towards 0.5: :func:`resurgence.calibration.blend.optimal_weight`; equal
+weights at the first origin, so the blend's own backtest has no look-ahead), and the naive
+rules of :mod:`resurgence.calibration.naive` (on their own random stream). Scores: CRPS
 (``scoringrules``), log score (kernel density of the ensemble), PIT and 50/80/90% central
-interval coverage.
+interval coverage; :meth:`BacktestResult.verdict` checks issue #9's done-when per series.
 """
 
 from __future__ import annotations
@@ -42,6 +44,13 @@ TARGETS = {("ged_cm", "sb_deaths", "month"): "ged_sb_deaths",
 LEVELS = (0.5, 0.8, 0.9)
 FIRST = dt.date(2010, 1, 1)  # month index 0 of the naive histories (a January)
 MODEL_METHODS = ("simulator", "baseline", "blend")
+#: the done-when of issue #9: 80% coverage in this range, and at least this many common
+#: targets for a series to be scored at all
+COVERAGE = (0.7, 0.9)
+MIN_TARGETS = 5
+LABELS = {"ged_sb_deaths": "UCDP deaths / month", "ged_sb_events": "UCDP events / month",
+          "incidents": "Musings incidents (months, years)",
+          "is_attacks_ctc": "CTC IS attacks (quarters, years)"}
 #: at least this many baseline paths per origin (cheap; keeps Monte Carlo noise out of the scores)
 BASELINE_RUNS = 1000
 
@@ -170,6 +179,29 @@ class BacktestResult:
         out["best_naive"] = out["series"].map(best["method"])
         out["skill_vs_best_naive"] = 1 - out["crps"] / out["series"].map(best["crps"])
         return out
+
+    def verdict(self, method: str = "blend") -> pd.DataFrame:
+        """Issue #9's done-when per series: ``method``'s mean CRPS at or below the best naive
+        rule's on the targets every method scored, and its 80% coverage between 0.7 and 0.9.
+        A series with fewer than :data:`MIN_TARGETS` common targets is not scored."""
+        by = self.by_source()
+        rows = []
+        for ser, g in by.groupby("series"):
+            m = g[g["method"] == method]
+            nv = g[g["method"].isin(naive.METHODS)]
+            if m.empty or nv.empty:
+                continue
+            r, best = m.iloc[0], nv.loc[nv["crps"].idxmin()]
+            scored = int(r["n"]) >= MIN_TARGETS
+            crps_ok = bool(r["crps"] <= best["crps"]) if scored else None
+            cov_ok = bool(COVERAGE[0] <= r["cover80"] <= COVERAGE[1]) if scored else None
+            rows.append({"series": ser, "label": LABELS.get(str(ser), str(ser)), "n": int(r["n"]),
+                         "method": method, "crps": float(r["crps"]),
+                         "best_naive": best["method"], "best_naive_crps": float(best["crps"]),
+                         "cover80": float(r["cover80"]), "crps_met": crps_ok,
+                         "coverage_met": cov_ok,
+                         "met": (crps_ok and cov_ok) if scored else None})
+        return pd.DataFrame(rows)
 
     def pit_histogram(self, bins: int = 5) -> dict[str, list[int]]:
         return {m: np.histogram(g["pit"], bins=bins, range=(0, 1))[0].tolist()

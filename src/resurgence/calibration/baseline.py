@@ -1,37 +1,57 @@
-"""Statistical baseline: one damped local-linear-trend model per source, fitted in seconds.
+"""Statistical baseline: one structural time-series model per source, fitted in seconds.
 
-Each source ``s`` (UCDP state-based deaths, UCDP events, Musings incidents, CTC Sentinel IS
-attacks) has its own monthly log intensity ``x_t`` with a damped local linear trend
-(Gardner & McKenzie 1985): ``x_{t+1} = x_t + b_t + eta_t``, ``b_{t+1} = phi b_t + zeta_t``.
+Each source (UCDP state-based deaths, UCDP events, Musings incidents, CTC Sentinel IS
+attacks) has its own monthly log intensity ``x_t = mu_t + u_t`` (Harvey 1989):
+
+- a smooth damped trend ``mu``: ``mu_{t+1} = mu_t + b_t + eta_t`` with a slope that decays,
+  ``b_{t+1} = phi b_t + zeta_t`` (Gardner & McKenzie 1985), and a level innovation ``eta``
+  held small by its prior (the trend moves through its slope, not month-to-month jumps);
+- a transient deviation ``u``, AR(1): ``u_{t+1} = rho u_t + eps_t`` (a campaign, a quiet
+  month), which the forecast lets decay instead of carrying forward;
+- known breaks (:data:`BREAKS`, UCDP only): in June-August 2014 (the fall of Mosul) and
+  July-December 2017 (the end of the caliphate's territory: Mosul, Tal Afar, Hawija, al-Qaim,
+  victory declared on 9 December) UCDP deaths fell tenfold within three months; there the
+  level moves with its own, fitted, standard deviation, so that the break is neither read as
+  a trend nor inflates the noise of the other months. Musings incidents show no such break
+  (306 in September 2017, 285 in October): their decline is the trend.
+
 An observation of ``n`` months with total ``Y`` is read as ``log(Y / n) = mean_j x_j + e``
 over its months, with ``var e = 1/(Y+1) + s^2 * 30.44 / days``: the Poisson part and the
 source's extra-Poisson noise, aggregated from the monthly level so that it shrinks with the
 period's length (the Poisson-lognormal model, linearised on the log scale). Each source
 contributes one non-overlapping partition of months (:func:`partition`): complete months
 first, then quarters, then the remainder of a year where its months are missing; weekly
-snapshots are never levels.
+snapshots are never levels. Forecast paths are monthly and a quarter or year is the sum of
+its months.
 
-Why one model per source and not one shared latent intensity: the sources do not move
-together. From January to April 2018 UCDP events went from 11 to 28 a month while Musings
-incidents kept falling (a shared latent with slowly moving reporting ratios was pulled up by
-UCDP and forecast Musings 20% above its last level just before it halved; the same shared
-trend imposed the 2018-19 decline of deaths and Musings on events, which were flat). A
-source's own level and trend forecast it better; the sources are tied together only where
-one has no data of its own: the CTC Sentinel scale (the model's ``is_attacks`` scale) before
-CTC published anything (May 2020) is bridged from the other sources through prior reporting
-ratios (:data:`CTC_BRIDGE`).
+Why one model per source and not one shared latent intensity (the design before): the
+sources do not move together. From January to April 2018 UCDP events went from 11 to 28 a
+month while Musings incidents kept falling; a shared latent with slowly moving reporting
+ratios was pulled up by UCDP and forecast Musings above its last level just before it
+halved, and the same shared trend imposed the 2018-19 decline of deaths and Musings on
+events, which stayed flat. The sources are tied together only where one has no data of its
+own: the CTC Sentinel scale (the model's ``is_attacks`` scale) before CTC published anything
+(May 2020) is bridged from the other sources through prior reporting ratios
+(:data:`CTC_BRIDGE`).
 
-The fit window is the ``WINDOW_MONTHS`` months before the origin (each source from its
-first row inside it), long enough to see the decline since 2014 that a trend must follow.
+The fit window is the :data:`WINDOW_MONTHS` months before the origin (each source from its
+first row inside it): five years, so that the trend sees the decline since 2014-15 (the
+window used to be 12 months, in which Musings had four months and a quarter).
 
-Why statsmodels: the model is linear-Gaussian on the log scale, so statsmodels' state-space
-Kalman filter (``MLEModel``) gives the exact likelihood, the filtered state at the origin
-and missing-data handling; the four parameters of a source (level, slope and observation
-noise, damping) are fitted by penalised maximum likelihood (weak priors, i.e. a posterior
-mode) and their uncertainty is carried by drawing from the Laplace approximation (inverse
-Hessian). A fit takes about a second, so the backtest refits it at every origin. PyMC or
-NumPyro would give full posteriors but cost minutes of compilation and sampling per origin
-on two cores.
+Parameters of a source (seven: the sds of the level, slope, observation, break and transient
+innovations, the damping and the persistence) are fitted by penalised maximum likelihood
+(weak priors: a posterior mode) with statsmodels' Kalman filter. The forecast carries their
+uncertainty by sampling importance resampling: proposals from the Laplace approximation
+(inverse numerical Hessian, a little widened), weighted by the exact penalised likelihood
+over the proposal density (the Gaussian approximation of weakly identified noise scales has
+too heavy a tail towards large ones); then the state at the origin from its filtered
+distribution under each draw, the paths forward, and Poisson-lognormal observation noise.
+
+Why statsmodels: on the log scale the model is linear-Gaussian, so the state-space Kalman
+filter (``MLEModel``) gives the exact likelihood, the filtered state at the origin and
+missing months for free; a fit of all sources takes about a second, so the backtest refits
+at every origin. PyMC or NumPyro would give full posteriors but cost minutes of compilation
+and sampling per origin on two cores.
 """
 
 from __future__ import annotations
@@ -56,26 +76,28 @@ COLS = ("ged_sb_deaths", "ged_sb_events", "incidents", "is_attacks_ctc")
 LAGS = 12  # longest aggregate: a year
 #: months of history before the origin the baseline is fitted to
 WINDOW_MONTHS = 60
-#: the slope decays by a fitted factor phi a month (a damped local linear trend); prior on
-#: logit(phi): median 0.9 with a wide spread, so a trend fitted to a few months is not
-#: extrapolated for years unless the data insist
+#: priors (median, sd of the log) of the monthly innovation sds: a smooth trend (level
+#: innovations small, the slope carries the movement), breaks free to be large
+PRIOR = {"sd_level": (0.01, 0.5), "sd_slope": (0.01, 1.0), "sd_break": (0.5, 1.0)}
+#: observation noise prior by source (CTC: a curated count)
+OBS_PRIOR = {"ged_sb_deaths": (0.3, 1.0), "ged_sb_events": (0.3, 1.0), "incidents": (0.2, 1.0),
+             "is_attacks_ctc": (0.1, 1.0)}
+#: the slope decays by a fitted factor phi a month; prior (median, sd) on logit(phi): half-life
+#: of a trend about 14 months, widely uncertain
 DAMPING_PRIOR = (0.95, 1.5)
-#: per-source parameters (standard deviations, per month) and their weak priors (median, sd
-#: of the log); the observation noise prior differs by source (CTC: a curated count)
-PRIOR = {"sd_level": (0.10, 1.0), "sd_slope": (0.01, 1.0), "sd_break": (0.5, 1.0)}
-#: the transient deviation from the trend: innovation sd and monthly persistence (AR(1))
+#: the transient deviation: innovation sd (median, sd of the log) and monthly persistence rho
+#: (median, sd of the logit)
 TRANSIENT_PRIOR = (0.15, 1.0)
 PERSISTENCE_PRIOR = (0.6, 1.5)
-#: known breaks, (first month, last month): the level moves with its own (larger) variance
-#: in these months, so that the break does not inflate the level noise of the rest
+#: known breaks (first month, last month) and the sources that show them
 BREAKS: list[tuple[dt.date, dt.date]] = [(dt.date(2014, 6, 1), dt.date(2014, 8, 1)),
                                          (dt.date(2017, 7, 1), dt.date(2017, 12, 1))]
 BREAK_SOURCES = ("ged_sb_deaths", "ged_sb_events")
-OBS_PRIOR = {"ged_sb_deaths": (0.3, 1.0), "ged_sb_events": (0.3, 1.0), "incidents": (0.2, 1.0),
-             "is_attacks_ctc": (0.1, 1.0)}
 #: the CTC scale where CTC has no row of its own: each other source's count per CTC attack
-#: (median, log-sd), from the 2018-19 overlap of the sources as reported by the AP's sources;
-#: the implied CTC levels are pooled by precision
+#: (median, log-sd); the implied CTC levels are pooled by precision. These are the priors of
+#: the earlier shared-latent baseline, set with the 2018-19 CTC counts in view (Musings/CTC
+#: was 1.6 in 2018, deaths/CTC 0.44 and events/CTC 0.14 in 2019): backtest scores on the
+#: CTC scale at origins before June 2020 are therefore not vintage-clean
 CTC_BRIDGE = {"incidents": (1.5, 0.5), "ged_sb_deaths": (0.4, 0.8), "ged_sb_events": (0.15, 0.8)}
 
 
@@ -136,7 +158,6 @@ def partition(obs: pd.DataFrame, first: dt.date, last: dt.date) -> pd.DataFrame:
 THETA = ("log_sd_level", "log_sd_slope", "log_sd_obs", "log_sd_break", "logit_damping",
          "log_sd_transient", "logit_persistence")
 I_LEVEL, I_SLOPE, I_OBS, I_BREAK, I_DAMP, I_TRANS, I_PERS = range(7)
-AR_COMPONENT = True
 
 
 def _logit(p: float) -> float:
@@ -199,7 +220,7 @@ class SourceTrend(MLEModel):
         a0[:lags] = np.log(row0["value"] / len(row0["months"]))
         P0 = np.eye(k)
         P0[L, L] = 0.05 ** 2
-        P0[U:, U:] = TRANSIENT_PRIOR[0] ** 2 * np.eye(lags) if AR_COMPONENT else 0.0
+        P0[U:, U:] = TRANSIENT_PRIOR[0] ** 2 * np.eye(lags)
         self.ssm.initialize_known(a0, P0)
 
     @property
@@ -215,13 +236,13 @@ class SourceTrend(MLEModel):
         L, U = self.lags, self.lags + 1
         T = np.real(self["transition"]).astype(params.dtype)
         T[L, L] = 1.0 / (1.0 + np.exp(-params[I_DAMP]))
-        T[U, U] = 1.0 / (1.0 + np.exp(-params[I_PERS])) if AR_COMPONENT else 0.0
+        T[U, U] = 1.0 / (1.0 + np.exp(-params[I_PERS]))
         self["transition"] = T
         sd = np.exp(params[[I_LEVEL, I_SLOPE, I_OBS, I_BREAK, I_TRANS]])
         Q = np.zeros((3, 3, self.nobs), dtype=params.dtype)
         Q[0, 0] = np.where(self._break, sd[3] ** 2, sd[0] ** 2)
         Q[1, 1] = sd[1] ** 2
-        Q[2, 2] = sd[4] ** 2 if AR_COMPONENT else 0.0
+        Q[2, 2] = sd[4] ** 2
         self["state_cov"] = Q
         self["obs_cov"] = (self._known + sd[2] ** 2 * self._scale)[None, None, :]
 
@@ -343,8 +364,8 @@ def _paths(sf: SourceFit, months: int, runs: int, rng: np.random.Generator,
     k = rng.permutation(k)
     sd = np.exp(theta[k][:, [I_LEVEL, I_SLOPE, I_OBS, I_TRANS]])
     phi = 1.0 / (1.0 + np.exp(-theta[k, I_DAMP]))
-    rho = 1.0 / (1.0 + np.exp(-theta[k, I_PERS])) if AR_COMPONENT else np.zeros(runs)
-    sd_u = sd[:, 3] if AR_COMPONENT else np.zeros(runs)
+    rho = 1.0 / (1.0 + np.exp(-theta[k, I_PERS]))
+    sd_u = sd[:, 3]
     s = x0[k] + np.einsum("rij,rj->ri", chol[k], rng.standard_normal((runs, 3)))
     mu, b, u = s[:, 0], s[:, 1], s[:, 2]
     out = np.empty((runs, months))
