@@ -78,7 +78,7 @@ LAGS = 12  # longest aggregate: a year
 WINDOW_MONTHS = 60
 #: priors (median, sd of the log) of the monthly innovation sds: a smooth trend (level
 #: innovations small, the slope carries the movement), breaks free to be large
-PRIOR = {"sd_level": (0.01, 0.5), "sd_slope": (0.01, 1.0), "sd_break": (0.5, 1.0)}
+PRIOR = {"sd_level": (0.02, 1.0), "sd_slope": (0.01, 1.0), "sd_break": (0.5, 1.0)}
 #: observation noise prior by source (CTC: a curated count)
 OBS_PRIOR = {"ged_sb_deaths": (0.3, 1.0), "ged_sb_events": (0.3, 1.0), "incidents": (0.2, 1.0),
              "is_attacks_ctc": (0.1, 1.0)}
