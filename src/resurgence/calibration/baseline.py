@@ -57,6 +57,7 @@ and sampling per origin on two cores.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import warnings
 from dataclasses import dataclass, field
 
@@ -436,3 +437,22 @@ def insample(bf: BaselineFit, column: str, months: list[int], runs: int, seed: i
         lam = st[0, idx] + st[U, idx] + sd * rng.standard_normal(len(idx))
         out[i] = rng.poisson(np.exp(np.minimum(lam, 20.0))).sum()
     return out
+
+
+@functools.lru_cache(maxsize=8)
+def forecast_paths(case: str, start: dt.date, months: int, runs: int,
+                   seed: int) -> dict[str, np.ndarray]:
+    """The statistical baseline's monthly paths from ``start``, fitted to the rows published
+    before it (:mod:`resurgence.calibration.baseline`; cached: do not modify the arrays)."""
+    from resurgence.calibration.cases import case_observations, get_case
+
+    c = get_case(case)
+    if not 1 <= months <= 240:
+        raise ArgumentError(f"field 'months' = {months}: expected 1 to 240")
+    if start > c.until + dt.timedelta(days=1):
+        raise ArgumentError(f"field 'start' = {start}: after the case's data ({c.until}) ends")
+    obs = case_observations(c, start - dt.timedelta(days=1), published_before=start)
+    paths = simulate(fit(obs, start), months, runs, seed)
+    for v in paths.values():
+        v.setflags(write=False)
+    return paths

@@ -71,9 +71,10 @@ def _bands(ax, x, q, col, label=None) -> None:
     ax.plot(x, q["q50"], color=col, lw=1.5, label=label)
 
 
-def fan_chart(fan: pd.DataFrame, path: Path, dates=None) -> Path:
+def fan_chart(fan: pd.DataFrame, path: Path, dates=None, levels: str | None = None) -> Path:
     """Small multiples: one row per outcome, one column per scenario, each against the
-    announced plan (black), with medians and 50% / 80% bands across runs."""
+    announced plan (black), with medians and 50% / 80% bands across runs; ``levels`` says
+    where the IS attacks levels come from (the blend, or why the simulator's)."""
     present = set(fan["metric"].astype(str))
     metrics = [m for m in LABELS if m in present] + sorted(present - set(LABELS))
     cols = [c for c in FAN_PANELS if c in set(fan["scenario"].astype(str))]
@@ -106,8 +107,10 @@ def fan_chart(fan: pd.DataFrame, path: Path, dates=None) -> Path:
                plt.Line2D([0], [0], color="#000000"), plt.Line2D([0], [0], color="#666", ls="--")]
     fig.legend(handles, ["50% of runs", "80% of runs", f"median; black = {REF}",
                          "policy dates"], loc="outside lower center", ncol=4, fontsize=8)
-    fig.suptitle("National outcomes by scenario (attacks: model count on the CTC Sentinel scale)",
-                 fontsize=11)
+    title = "National outcomes by scenario (attacks: model count on the CTC Sentinel scale)"
+    if levels:
+        title += f"\nIS attacks: {levels}"
+    fig.suptitle(title, fontsize=11 if not levels else 9.5)
     return _save(fig, path)
 
 
@@ -180,7 +183,7 @@ def enablers(df: pd.DataFrame, path: Path) -> Path:
 
 
 def forecast_vs_observed(fc: pd.DataFrame, observed: pd.DataFrame, path: Path,
-                         dates=None) -> Path:
+                         dates=None, method: str = "blend") -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.3), constrained_layout=True)
     for ax, (series, src, met, title) in zip(axes, [
             ("ged_sb_deaths", "ged_cm", "sb_deaths", "UCDP state-based deaths per month"),
@@ -204,8 +207,10 @@ def forecast_vs_observed(fc: pd.DataFrame, observed: pd.DataFrame, path: Path,
         ax.grid(alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=8)
+    how = {"blend": "blended levels: statistical baseline and simulator pooled by their backtest",
+           "simulator": "simulator levels", "baseline": "statistical baseline"}.get(method, method)
     fig.suptitle("Forecast under announced-2500 (median, 50% and 80% bands) against the last "
-                 "observed data", fontsize=11)
+                 f"observed data\n({how})", fontsize=10)
     return _save(fig, path)
 
 
@@ -214,14 +219,16 @@ def brief_figures(data, folder: Path) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     dates = policy_dates(data.meta)
     lims = map_limits(data.maps, ["full-withdrawal", "enablers-over-horizon"])
-    figs = {"fan": fan_chart(data.fan, folder / "fan.png", dates=dates),
+    figs = {"fan": fan_chart(data.fan, folder / "fan.png", dates=dates,
+                             levels=data.meta.get("levels")),
             "maps": maps(data.maps, "full-withdrawal", folder / "map_full_withdrawal.png", lims),
             "maps_oth": maps(data.maps, "enablers-over-horizon", folder / "map_over_horizon.png",
                              lims),
             "enablers": enablers(data.enablers, folder / "enablers.png")}
     if data.forecast is not None:
         figs["forecast"] = forecast_vs_observed(data.forecast, data.observed,
-                                                folder / "forecast.png", dates=dates[:1])
+                                                folder / "forecast.png", dates=dates[:1],
+                                                method=data.meta.get("forecast_method", "simulator"))
     if data.fit_rows is not None:
         from resurgence.report.diagnostics import fit_figure
 
