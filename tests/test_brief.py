@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from resurgence.analysis.brief import REFERENCE, compute_brief
+from resurgence.analysis.brief import FAN_SCENARIOS, REFERENCE, compute_brief
 from resurgence.analysis.claims import CATEGORIES, CLAIMS, FINDINGS, VARIANTS, scenarios_needed
 from resurgence.cli.app import app
 from resurgence.report.render import figures, render_html, render_pdf
@@ -82,6 +82,23 @@ def test_headline_numbers_match_the_bundle(brief):
     assert row["ref_mid"] == pytest.approx(np.median(ref), rel=1e-4)
     assert row["effect_mid"] == pytest.approx(np.median(fw - ref), rel=1e-4)
     assert b.manifest["seed"] == 3 and b.manifest["runs"] == 24
+
+
+def test_levels_come_from_the_blend_and_the_brief_says_so(brief):
+    """The fan chart's IS attacks and the forecast figure have the blend's levels; effects
+    stay the simulator's paired contrasts (above); the HTML says which is which."""
+    data, out = brief
+    assert data.meta["forecast_method"] == "blend" and "blended level" in data.meta["levels"]
+    fan = data.fan[data.fan["metric"].astype(str) == "is_attacks"]
+    sim = Bundle.open(data.bundle).quantiles(["is_attacks"], region="IQ")
+    assert set(fan["scenario"].astype(str)) == set(FAN_SCENARIOS)
+    ref_fan = fan[fan["scenario"].astype(str) == REFERENCE].sort_values("week")["q50"].to_numpy()
+    ref_sim = sim[sim["scenario"].astype(str) == REFERENCE].sort_values("week")["q50"].to_numpy()
+    assert len(ref_fan) == len(ref_sim) and not np.array_equal(ref_fan, ref_sim)
+    y1 = data.meta["blended_attacks"][REFERENCE]["y1"]
+    assert y1[0] <= y1[1] <= y1[2]
+    html = render_html(data, out).read_text()
+    assert "levels in this table are the simulator" in html and "blend" in html
 
 
 def test_html_is_self_contained(brief):

@@ -83,6 +83,7 @@ def test_forecast_contract(small_fit):
     fc = forecast("iraq-2020", "announced-2500", start=dt.date(2019, 7, 1), months=4, runs=12,
                   seed=7, posterior=small_fit.posterior)
     assert list(fc.columns) == ["run", "period_start", "period_end", "region", "series", "value"]
+    assert fc.attrs["method"] == "blend"  # the default everywhere
     assert set(fc["series"]) == set(SERIES)
     assert set(fc["run"]) == set(range(12))
     assert "IQ" in set(fc["region"]) and "IQ-NI" in set(fc["region"])
@@ -137,7 +138,7 @@ def test_forecast_methods_keep_the_contract(small_fit, method):
     if method == "blend":
         assert set(fc["series"]) == set(SERIES) and "IQ-NI" in set(fc["region"])
         sim = forecast("iraq-2020", "announced-2500", start=dt.date(2019, 7, 1), months=4,
-                       runs=12, seed=7, posterior=small_fit.posterior)
+                       runs=12, seed=7, posterior=small_fit.posterior, method="simulator")
         same = ["is_fighters", "iran_influence", "militia_attacks_us"]
         pd.testing.assert_frame_equal(fc[fc["series"].isin(same)], sim[sim["series"].isin(same)])
     else:

@@ -71,8 +71,12 @@ def server(tmp_path_factory) -> Iterator[dict[str, Any]]:
         run = client.post("/api/runs", json={"scenario": "announced-2500", **SMALL})
         cmp = client.post("/api/compare", json={"a": "announced-2500", "b": "full-withdrawal",
                                                 **SMALL})
+        post = client.post("/api/compare", json={"a": "announced-2500", "b": "full-withdrawal",
+                                                 **SMALL, "posterior": "shipped"})
         assert run.status_code == 202 and cmp.status_code == 202, (run.text, cmp.text)
-        jobs = {"run": wait(client, run.json()["id"]), "compare": wait(client, cmp.json()["id"])}
+        assert post.status_code == 202, post.text
+        jobs = {"run": wait(client, run.json()["id"]), "compare": wait(client, cmp.json()["id"]),
+                "compare_shipped": wait(client, post.json()["id"])}
         yield {"client": client, "data": data, **jobs}
 
 
@@ -209,11 +213,34 @@ def test_compare_gives_paired_contrasts(server) -> None:
     assert troops["diff_mid"] == troops["b_mid"] - 2500 and troops["p_increase"] == 0
     q = c.get(f"/api/jobs/{job['id']}/quantiles", params={"metric": "is_attacks"}).json()
     assert set(q["scenarios"]) == {"announced-2500", "full-withdrawal"}
+    # default posterior "none": the blend weights are for the calibrated posterior
+    assert q["levels"] == "simulator" and "posterior" in q["levels_note"]
     q = c.get(f"/api/jobs/{job['id']}/quantiles",
               params={"metric": "is_attacks", "scenario": "full-withdrawal"}).json()
     assert set(q["scenarios"]) == {"full-withdrawal"}
     m = c.get(f"/api/jobs/{job['id']}/map", params={"scenario": "announced-2500"}).json()
     assert m["scenario"] == "announced-2500"
+
+
+def test_national_is_attacks_levels_come_from_the_blend(server) -> None:
+    """A job on the calibrated posterior that ran the reference: national IS attacks with the
+    blend's levels, saying so; levels=simulator, regions and other metrics keep the
+    simulator's."""
+    c, job = server["client"], server["compare_shipped"]
+    assert job["status"] == "done", job
+    q = c.get(f"/api/jobs/{job['id']}/quantiles", params={"metric": "is_attacks"}).json()
+    assert q["levels"] == "blend" and "blended level" in q["levels_note"]
+    assert set(q["scenarios"]) == {"announced-2500", "full-withdrawal"}
+    for s in q["scenarios"].values():
+        assert len(s["q50"]) == 20 and s["date"][0] == "2020-12-01"
+        assert all(a <= b <= d for a, b, d in zip(s["q10"], s["q50"], s["q90"], strict=True))
+    sim = c.get(f"/api/jobs/{job['id']}/quantiles",
+                params={"metric": "is_attacks", "levels": "simulator"}).json()
+    assert sim["levels"] == "simulator" and sim["scenarios"] != q["scenarios"]
+    for params in ({"metric": "is_attacks", "region": "IQ-NI"}, {"metric": "is_fighters"}):
+        assert c.get(f"/api/jobs/{job['id']}/quantiles", params=params).json()["levels"] == "simulator"
+    r = c.get(f"/api/jobs/{job['id']}/quantiles", params={"metric": "is_attacks", "levels": "x"})
+    assert r.status_code == 422
 
 
 def test_brief_job(server) -> None:
@@ -233,6 +260,8 @@ def test_brief_job(server) -> None:
     assert s["kind"] == "brief" and {"C1", "C22"} <= {x["id"] for x in s["claims"]}
     q = c.get(job["links"]["quantiles"], params={"metric": "is_attacks"}).json()
     assert {"announced-2500", "full-withdrawal"} <= set(q["scenarios"])
+    # without the calibrated posterior the blend weights do not apply: the simulator's level
+    assert q["levels"] == "simulator" and "posterior" in q["levels_note"]
     r = c.get(f"/api/jobs/{server['run']['id']}/brief")
     assert r.status_code == 404 and "not a brief" in error_of(r)
 

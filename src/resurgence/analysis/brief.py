@@ -201,6 +201,14 @@ def compute_brief(case: str = "iraq-2020", *, runs: int = 300, seed: int = 1,
                 if post else {})
     claims = evaluate(summ, learning, run_params(post, runs))
     fan = bundle.quantiles(FAN_METRICS, scenario=FAN_SCENARIOS, region="IQ")
+    # IS attacks: blended levels (baseline and simulator pooled; scenario effects paired)
+    from resurgence.calibration.blend import bundle_levels
+
+    blended, levels = bundle_levels(bundle, FAN_SCENARIOS, case=c.name, seed=seed)
+    blended_years = blended.attrs.get("years", {}) if blended is not None else {}
+    if blended is not None:
+        fan = pd.concat([fan[fan["metric"].astype(str) != "is_attacks"], blended],
+                        ignore_index=True)
     maps = _maps(bundle)
     data = BriefData(
         meta={"case": c.name, "runs": runs, "seed": seed, "version": __version__,
@@ -213,7 +221,7 @@ def compute_brief(case: str = "iraq-2020", *, runs: int = 300, seed: int = 1,
               "claims": len(CLAIMS),
               "troops": {sc.name: [[d.isoformat(), float(v)] for d, v in sc.schedule("troops")]
                          for sc in scs if sc.name in SHIPPED},
-              "ramp": list(RAMP)},
+              "ramp": list(RAMP), "levels": levels, "blended_attacks": blended_years},
         scenarios=pd.DataFrame([{"name": s.name, "title": s.title, "description": s.description,
                                  "hash": s.digest()} for s in scs]),
         pathways=_pathways(summ), enablers=_enablers(summ), claims=claims, fan=fan, maps=maps,
@@ -235,7 +243,9 @@ def compute_brief(case: str = "iraq-2020", *, runs: int = 300, seed: int = 1,
         data.fit_rows, data.fit_draws = rows, draws
         data.fit_coverage = coverage_table(rows, draws)
         fc = forecast(c.name, REFERENCE, start=dt.date(2020, 12, 1), months=forecast_months,
-                      runs=runs, seed=seed, posterior=post, workers=workers)
+                      runs=runs, seed=seed, posterior=post, workers=workers, method="blend")
+        data.meta["forecast_method"] = "blend"
+        data.meta["blend_weights"] = fc.attrs.get("blend_weights", "")
         nat = fc[fc["region"] == "IQ"]
         data.forecast = (nat.groupby(["series", "period_start"], observed=True)["value"]
                          .quantile([0.1, 0.25, 0.5, 0.75, 0.9]).unstack().reset_index())

@@ -9,24 +9,26 @@ quarter and year (the observed value is the one known today, whenever it was pub
 
 Methods: the simulator (``simulator``: ABC refit at each origin, drivers as known at the
 origin unless ``drivers = "actual"``), the statistical baseline (``baseline``,
-:mod:`resurgence.calibration.baseline`), their ``blend`` (a pool weighted by the inverse
-mean CRPS of each on the targets scored before the origin; equal weights at the first
-origin), and the naive rules of :mod:`resurgence.calibration.naive`. Scores: CRPS
+:mod:`resurgence.calibration.baseline`), their ``blend`` (a linear pool whose simulator
+weight per series minimises the mean CRPS of the pool on the targets that ended before the
+origin, shrunk towards 0.5: :func:`resurgence.calibration.blend.optimal_weight`; equal
+weights at the first origin, so the blend's own backtest has no look-ahead), and the naive
+rules of :mod:`resurgence.calibration.naive` (on their own random stream). Scores: CRPS
 (``scoringrules``), log score (kernel density of the ensemble), PIT and 50/80/90% central
-interval coverage.
+interval coverage; :meth:`BacktestResult.verdict` checks issue #9's done-when per series.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from resurgence.calibration import baseline as bl
 from resurgence.calibration import naive
-from resurgence.calibration.blend import pool
+from resurgence.calibration.blend import mixture_terms, optimal_weight, pool
 from resurgence.calibration.cases import Case, case_observations, get_case
 from resurgence.core.errors import ArgumentError
 from resurgence.scenario.schema import BaseChange, Scenario, Schedules
@@ -42,7 +44,15 @@ TARGETS = {("ged_cm", "sb_deaths", "month"): "ged_sb_deaths",
 LEVELS = (0.5, 0.8, 0.9)
 FIRST = dt.date(2010, 1, 1)  # month index 0 of the naive histories (a January)
 MODEL_METHODS = ("simulator", "baseline", "blend")
-BASELINE_MONTHS = 12  # at least this many months of history for the baseline
+#: the done-when of issue #9: 80% coverage in this range, and at least this many common
+#: targets for a series to be scored at all
+COVERAGE = (0.7, 0.9)
+MIN_TARGETS = 5
+LABELS = {"ged_sb_deaths": "UCDP deaths / month", "ged_sb_events": "UCDP events / month",
+          "incidents": "Musings incidents (months, years)",
+          "is_attacks_ctc": "CTC IS attacks (quarters, years)"}
+#: at least this many baseline paths per origin (cheap; keeps Monte Carlo noise out of the scores)
+BASELINE_RUNS = 1000
 
 
 def default_origins() -> list[dt.date]:
@@ -66,12 +76,6 @@ def as_known(sc: Scenario, origin: dt.date, theatre_name: str = "iraq") -> Scena
 def vintage(case: Case, origin: dt.date) -> pd.DataFrame:
     """What a forecaster could know on ``origin``: rows ending and published before it."""
     return case_observations(case, origin - dt.timedelta(days=1), published_before=origin)
-
-
-def baseline_start(case: Case, origin: dt.date) -> dt.date:
-    """First month the baseline is fitted from: the case's history start, or 12 months
-    before the origin when that is earlier."""
-    return min(case.history_start, (origin - dt.timedelta(days=BASELINE_MONTHS * 31)).replace(day=1))
 
 
 def _mi(d) -> int:
@@ -118,28 +122,29 @@ def score(obs: float, ens: np.ndarray) -> dict[str, float]:
     return rec
 
 
-def blend_weights(scores: pd.DataFrame, before: dt.date | None = None) -> dict[str, float]:
-    """Simulator weight per series: inverse mean CRPS of simulator vs baseline on the targets
-    scored (and, with ``before``, ended) before a date; 0.5 where none."""
-    s = scores[scores["method"].isin(["simulator", "baseline"])]
-    if before is not None and not s.empty:
-        s = s[pd.to_datetime(s["target_end"]).dt.date < before]
-    out = {}
-    for ser in sorted(set(TARGETS.values())):
-        g = s[s["series"] == ser]
-        both = g.groupby(["origin", "target_start", "target_end"])["method"].transform("nunique") == 2
-        m = g[both].groupby("method")["crps"].mean()
-        if {"simulator", "baseline"} <= set(m.index) and (m > 0).all():
-            inv = 1.0 / m
-            out[ser] = float(inv["simulator"] / inv.sum())
-        else:
-            out[ser] = 0.5
-    return out
+def blend_weights(terms: pd.DataFrame, before: dt.date | None = None) -> dict[str, float]:
+    """Simulator weight per series: the pool weight that minimises the mean CRPS of the
+    blend (:func:`resurgence.calibration.blend.optimal_weight`) over the targets that both
+    the simulator and the baseline scored (and, with ``before``, that ended before a date);
+    0.5 where none."""
+    t = terms
+    if before is not None and not t.empty:
+        t = t[pd.to_datetime(t["target_end"]).dt.date < before]
+    return {ser: optimal_weight(t[t["series"] == ser] if not t.empty else t)
+            for ser in sorted(set(TARGETS.values()))}
 
 
 @dataclass
 class BacktestResult:
     scores: pd.DataFrame  # one row per origin, target and method
+    #: per origin and target scored by both: the terms of the CRPS of their pool
+    pool_terms: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: the simulator weight per series the blend used at each origin
+    weights: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def blend_weights(self) -> dict[str, float]:
+        """Simulator weight per series from every target: the weights to forecast with."""
+        return blend_weights(self.pool_terms)
 
     def summary(self) -> pd.DataFrame:
         """Mean scores per series, target granularity and method."""
@@ -174,6 +179,29 @@ class BacktestResult:
         out["best_naive"] = out["series"].map(best["method"])
         out["skill_vs_best_naive"] = 1 - out["crps"] / out["series"].map(best["crps"])
         return out
+
+    def verdict(self, method: str = "blend") -> pd.DataFrame:
+        """Issue #9's done-when per series: ``method``'s mean CRPS at or below the best naive
+        rule's on the targets every method scored, and its 80% coverage between 0.7 and 0.9.
+        A series with fewer than :data:`MIN_TARGETS` common targets is not scored."""
+        by = self.by_source()
+        rows = []
+        for ser, g in by.groupby("series"):
+            m = g[g["method"] == method]
+            nv = g[g["method"].isin(naive.METHODS)]
+            if m.empty or nv.empty:
+                continue
+            r, best = m.iloc[0], nv.loc[nv["crps"].idxmin()]
+            scored = int(r["n"]) >= MIN_TARGETS
+            crps_ok = bool(r["crps"] <= best["crps"]) if scored else None
+            cov_ok = bool(COVERAGE[0] <= r["cover80"] <= COVERAGE[1]) if scored else None
+            rows.append({"series": ser, "label": LABELS.get(str(ser), str(ser)), "n": int(r["n"]),
+                         "method": method, "crps": float(r["crps"]),
+                         "best_naive": best["method"], "best_naive_crps": float(best["crps"]),
+                         "cover80": float(r["cover80"]), "crps_met": crps_ok,
+                         "coverage_met": cov_ok,
+                         "met": (crps_ok and cov_ok) if scored else None})
+        return pd.DataFrame(rows)
 
     def pit_histogram(self, bins: int = 5) -> dict[str, list[int]]:
         return {m: np.histogram(g["pit"], bins=bins, range=(0, 1))[0].tolist()
@@ -213,17 +241,22 @@ def backtest(case: str = "iraq-2020", *, origins: list[dt.date] | None = None, h
     c = get_case(case)
     obs = case_observations(c, c.until)
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**31 + 1,)))
+    rng_naive = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**31 + 2,)))
     recs: list[dict] = []
+    terms: list[dict] = []
+    used: dict[str, dict[str, float]] = {}
     for o in sorted(origins or default_origins()):
         vobs = vintage(c, o)
         if (vobs["published"] >= pd.Timestamp(o)).any():  # guard: vintage discipline
             raise AssertionError(f"origin {o}: a row published on or after it was seen")
         hist = monthly_history(vobs, o)
-        bf = bl.fit(vobs, o, first=baseline_start(c, o))
-        base_paths = bl.simulate(bf, horizon, runs, seed)
+        bf = bl.fit(vobs, o)
+        base_paths = bl.simulate(bf, horizon, max(runs, BASELINE_RUNS), seed)
         fc = (_simulator(c, o, horizon, runs, seed, particles, generations, drivers, workers)
               if simulator else None)
-        w = blend_weights(pd.DataFrame(recs), before=o) if simulator and recs else {}
+        w = blend_weights(pd.DataFrame(terms), before=o) if simulator else {}
+        if simulator:
+            used[o.isoformat()] = w
         for _, t in targets(obs, o, horizon, c.until).iterrows():
             ser = t["series"]
             a, b = _mi(t["period_start"]), _mi(t["period_end"])
@@ -236,13 +269,14 @@ def backtest(case: str = "iraq-2020", *, origins: list[dt.date] | None = None, h
             if fc is not None:
                 ens["simulator"] = _sim_ensemble(fc, ser, months, o)
                 ens["blend"] = pool(ens["simulator"], ens["baseline"], w.get(ser, 0.5), rng)
+                terms.append({**base, **mixture_terms(y, ens["simulator"], ens["baseline"])})
             if ser in hist:
                 th, yh = hist[ser]
                 for name in naive.METHODS:
-                    ens[name] = naive.predictive(name, th, yh, np.arange(a, b + 1), rng)
+                    ens[name] = naive.predictive(name, th, yh, np.arange(a, b + 1), rng_naive)
             for name, e in ens.items():
                 if e.size:
                     recs.append({**base, "method": name, **score(y, e)})
         if progress:
             progress(o)
-    return BacktestResult(pd.DataFrame(recs))
+    return BacktestResult(pd.DataFrame(recs), pd.DataFrame(terms), used)

@@ -119,26 +119,22 @@ METHODS = ("blend", "simulator", "baseline")
 def forecast(case: str = "iraq-2020", scenario: str | Path = "announced-2500", *,
              start: dt.date = dt.date(2020, 12, 1), months: int = 36, runs: int = 1000,
              seed: int = 7, posterior: Posterior | str | Path | None = None,
-             workers: int = 1, chunk_size: int = 250, method: str = "simulator") -> pd.DataFrame:
+             workers: int = 1, chunk_size: int = 250, method: str = "blend") -> pd.DataFrame:
     """Monthly forecasts per run and region in the DESIGN section 7 contract, with levels
-    from ``method`` (``blend``, ``simulator`` or ``baseline``)."""
+    from ``method``: ``blend`` (the default: the baseline and the simulator pooled by their
+    backtest, scenario effects from the simulator's paired runs), ``simulator`` or
+    ``baseline``."""
     if method not in METHODS:
         raise ArgumentError(f"field 'method' = {method!r}: expected one of {', '.join(METHODS)}")
     kw: dict[str, Any] = dict(start=start, months=months, runs=runs, seed=seed,
                               posterior=posterior, workers=workers, chunk_size=chunk_size)
     if method == "simulator":
         return simulate_forecast(case, scenario, **kw)
-    from resurgence.calibration import baseline as bl
+    from resurgence.calibration.baseline import forecast_paths
     from resurgence.calibration.blend import REFERENCE, blend, packaged_weights
-    from resurgence.calibration.cases import case_observations
 
     c = get_case(case)
-    if not 1 <= months <= 240:
-        raise ArgumentError(f"field 'months' = {months}: expected 1 to 240")
-    if start > c.until + dt.timedelta(days=1):
-        raise ArgumentError(f"field 'start' = {start}: after the case's data ({c.until}) ends")
-    obs = case_observations(c, start - dt.timedelta(days=1), published_before=start)
-    paths = bl.simulate(bl.fit(obs, start, first=c.history_start), months, runs, seed)
+    paths = forecast_paths(c.name, start, months, runs, seed)
     if method == "baseline":
         return baseline_frame(paths, start, months, c.name, seed)
     sim = simulate_forecast(case, scenario, **kw)

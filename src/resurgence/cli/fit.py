@@ -163,13 +163,13 @@ def backtest_cmd(
     seed: Annotated[int, typer.Option("--seed", "-s", help="Root random seed.")] = 1,
     drivers: Annotated[str, typer.Option(help="'as-known' (levers held at the origin) or 'actual' (history as it happened).")] = "as-known",
     simulator: Annotated[bool, typer.Option(help="Refit and score the simulator and the blend (slow); --no-simulator scores the baseline and the naive rules only.")] = True,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for scores.csv, summary.csv, by_source.csv, backtest.json, blend_weights.json and backtest.png.")] = Path("backtest"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for scores.csv, summary.csv, by_source.csv, verdict.csv, backtest.json, blend_weights.json and backtest.png.")] = Path("backtest"),
     workers: Annotated[int, typer.Option("--workers", "-w", help="Local worker processes.")] = 1,
 ) -> None:
     """Rolling-origin backtest on every source with vintage discipline: at each origin every
     method sees only rows published before it; scores (CRPS, log score, PIT, 50/80/90%
     coverage) of the simulator, the statistical baseline, their blend and five naive rules."""
-    from resurgence.calibration.backtest import backtest, blend_weights
+    from resurgence.calibration.backtest import backtest
     from resurgence.report.diagnostics import backtest_figure
 
     try:
@@ -187,13 +187,21 @@ def backtest_cmd(
     atomic_write_text(out / "summary.csv", summ.to_csv(index=False))
     by = res.by_source()
     atomic_write_text(out / "by_source.csv", by.to_csv(index=False))
-    weights = blend_weights(res.scores) if simulator else {}
+    verdict = res.verdict() if simulator else res.verdict("baseline")
+    atomic_write_text(out / "verdict.csv", verdict.to_csv(index=False))
+    weights = res.blend_weights() if simulator else {}
     atomic_write_text(out / "blend_weights.json", json.dumps({
-        "case": case, "weights": weights, "rule": "simulator share = (1/CRPS_sim) / (1/CRPS_sim + 1/CRPS_baseline), mean CRPS over all backtest targets of the series",
+        "case": case, "weights": weights,
+        "rule": "simulator share per series: the weight of the linear pool (simulator, "
+                "baseline) that minimises the mean CRPS over every backtest target of the "
+                "series, shrunk towards 0.5 by 10 pseudo-targets",
         "source": f"resurgence backtest --case {case} --horizon {horizon} --particles {particles} --generations {generations} --runs {runs} --seed {seed}",
-        "origins": sorted({str(o) for o in res.scores["origin"]})}, indent=2) + "\n")
+        "origins": sorted({str(o) for o in res.scores["origin"]}),
+        "weights_used_at_each_origin": res.weights}, indent=2) + "\n")
     atomic_write_text(out / "backtest.json", json.dumps({
         "by_source": by.to_dict(orient="records"), "summary": summ.to_dict(orient="records"),
+        "verdict": verdict.to_dict(orient="records"),
+        "blend_weights_by_origin": res.weights,
         "pit_histogram_5_bins": res.pit_histogram()}, indent=2, default=str) + "\n")
     backtest_figure(res, out / "backtest.png")
     t = Table(title=f"backtest {case}: mean CRPS per source on the targets all methods scored "
@@ -206,8 +214,26 @@ def backtest_cmd(
                   _plain(r["logs"]), _plain(r["cover80"]), _signed(r["skill_vs_best_naive"]),
                   str(r["n_all"]), f"{r['crps_all']:.1f}", _plain(r["cover80_all"]))
     con.print(t)
-    con.print(f"backtest: [bold]{out}[/] (scores.csv, summary.csv, by_source.csv, backtest.json, "
-              "blend_weights.json, backtest.png)")
+    method = "blend" if simulator else "baseline"
+    v = Table(title=f"done-when (issue #9): {method} mean CRPS at or below the best naive rule "
+                    "and 80% coverage in 0.7-0.9, on the common targets")
+    for col in ("source", "n", method, "best naive", "cover80", "CRPS met", "coverage met"):
+        v.add_column(col)
+
+    def yes(x) -> str:
+        return "n/a (too few targets)" if x is None or x != x else ("yes" if x else "NO")
+
+    for _, r in verdict.iterrows():
+        v.add_row(r["label"], str(r["n"]), f"{r['crps']:.1f}",
+                  f"{r['best_naive']} {r['best_naive_crps']:.1f}", f"{r['cover80']:.2f}",
+                  yes(r["crps_met"]), yes(r["coverage_met"]))
+    con.print(v)
+    if weights:
+        con.print("blend weights (simulator share) used at each origin: " + "; ".join(
+            f"{o}: " + ", ".join(f"{k} {x:.2f}" for k, x in w.items())
+            for o, w in res.weights.items()))
+    con.print(f"backtest: [bold]{out}[/] (scores.csv, summary.csv, by_source.csv, verdict.csv, "
+              "backtest.json, blend_weights.json, backtest.png)")
 
 
 def _signed(v: float) -> str:

@@ -179,6 +179,24 @@ def _unit(outcome: str) -> str:
     return UNITS.get(u, u)
 
 
+def levels_sentence(data: BriefData) -> str:
+    """Where the brief's levels come from: effects are the simulator's paired contrasts; the
+    IS attacks level is the blend's (baseline and simulator pooled) where it could be made."""
+    yrs = data.meta.get("blended_attacks") or {}
+    ref = data.meta.get("reference", "announced-2500")
+    base = ("Effects are the simulator's paired contrasts (common random numbers); the levels "
+            "in this table are the simulator's.")
+    if ref not in yrs or "y1" not in yrs[ref]:
+        return base + f" IS attacks in the fan chart: {data.meta.get('levels') or 'simulator level'}."
+    y1 = yrs[ref]["y1"]
+    y2 = yrs[ref].get("y2")
+    more = (f", second year {y2[1]:,.0f} [{y2[0]:,.0f}-{y2[2]:,.0f}]" if y2 else "")
+    return (base + f" The forecast's level of IS attacks (CTC Sentinel scale) is the blend's "
+            f"(the statistical baseline and the simulator pooled by their backtest, "
+            f"docs/calibration.md), as in the fan chart: under {ref}, first year "
+            f"{y1[1]:,.0f} [{y1[0]:,.0f}-{y1[2]:,.0f}]{more}.")
+
+
 def pathway_table(data: BriefData) -> pd.DataFrame:
     """Pathway outcomes: the reference's level and the paired effects of three scenarios."""
     ref = data.meta["reference"]

@@ -82,9 +82,10 @@ def _bands(ax, x, q, col, label=None) -> None:
     ax.plot(x, q["q50"], color=col, lw=1.5, label=label)
 
 
-def fan_chart(fan: pd.DataFrame, path: Path, dates=None) -> Path:
+def fan_chart(fan: pd.DataFrame, path: Path, dates=None, levels: str | None = None) -> Path:
     """Small multiples: one row per outcome, one column per scenario, each against the
-    announced plan (black), with medians and 50% / 80% bands across runs."""
+    announced plan (black), with medians and 50% / 80% bands across runs; ``levels`` says
+    where the IS attacks levels come from (the blend, or why the simulator's)."""
     present = set(fan["metric"].astype(str))
     metrics = [m for m in LABELS if m in present] + sorted(present - set(LABELS))
     cols = [c for c in FAN_PANELS if c in set(fan["scenario"].astype(str))]
@@ -93,7 +94,8 @@ def fan_chart(fan: pd.DataFrame, path: Path, dates=None) -> Path:
                              sharey="row", squeeze=False)
     # a fixed layout (inches from the edges): constrained_layout cost a third of the brief's
     # figure time and places these panels the same way
-    fig.subplots_adjust(left=0.95 / 12, right=1 - 0.12 / 12, top=1 - 0.55 / height,
+    fig.subplots_adjust(left=0.95 / 12, right=1 - 0.12 / 12,
+                        top=1 - (0.75 if levels else 0.55) / height,
                         bottom=0.6 / height, wspace=0.06, hspace=0.1)
     for i, m in enumerate(metrics):
         sub = fan[fan["metric"].astype(str) == m]
@@ -123,8 +125,10 @@ def fan_chart(fan: pd.DataFrame, path: Path, dates=None) -> Path:
     fig.legend(handles, ["50% of runs", "80% of runs", f"median; black = {REF}",
                          "policy dates"], loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=4,
                fontsize=8, frameon=True)
-    fig.suptitle("National outcomes by scenario (attacks: model count on the CTC Sentinel scale)",
-                 fontsize=11, y=1 - 0.08 / height, va="top")
+    title = "National outcomes by scenario (attacks: model count on the CTC Sentinel scale)"
+    if levels:
+        title += f"\nIS attacks: {levels}"
+    fig.suptitle(title, fontsize=11 if not levels else 9.5, y=1 - 0.08 / height, va="top")
     return _save(fig, path)
 
 
@@ -234,9 +238,9 @@ def enablers(df: pd.DataFrame, path: Path) -> Path:
 
 
 def forecast_vs_observed(fc: pd.DataFrame, observed: pd.DataFrame, path: Path,
-                         dates=None) -> Path:
+                         dates=None, method: str = "blend") -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.3))
-    fig.subplots_adjust(left=0.065, right=0.98, top=0.87, bottom=0.2, wspace=0.17)
+    fig.subplots_adjust(left=0.065, right=0.98, top=0.84, bottom=0.2, wspace=0.17)
     for ax, (series, src, met, title) in zip(axes, [
             ("ged_sb_deaths", "ged_cm", "sb_deaths", "UCDP state-based deaths per month"),
             ("is_attacks_ctc", "ctc", "is_attacks", "IS attacks per month (CTC Sentinel count)")],
@@ -259,8 +263,10 @@ def forecast_vs_observed(fc: pd.DataFrame, observed: pd.DataFrame, path: Path,
         ax.grid(alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=4, fontsize=8)
+    how = {"blend": "blended levels: statistical baseline and simulator pooled by their backtest",
+           "simulator": "simulator levels", "baseline": "statistical baseline"}.get(method, method)
     fig.suptitle("Forecast under announced-2500 (median, 50% and 80% bands) against the last "
-                 "observed data", fontsize=11, y=0.985, va="top")
+                 f"observed data\n({how})", fontsize=10, y=0.985, va="top")
     return _save(fig, path)
 
 
@@ -269,7 +275,8 @@ def brief_figures(data, folder: Path) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     dates = policy_dates(data.meta)
     lims = map_limits(data.maps, ["full-withdrawal", "enablers-over-horizon"])
-    figs = {"fan": fan_chart(data.fan, folder / "fan.png", dates=dates),
+    figs = {"fan": fan_chart(data.fan, folder / "fan.png", dates=dates,
+                             levels=data.meta.get("levels")),
             **dict(zip(("maps", "maps_oth"), maps_figures(
                 data.maps, {"full-withdrawal": folder / "map_full_withdrawal.png",
                             "enablers-over-horizon": folder / "map_over_horizon.png"},
@@ -277,7 +284,8 @@ def brief_figures(data, folder: Path) -> dict[str, Path]:
             "enablers": enablers(data.enablers, folder / "enablers.png")}
     if data.forecast is not None:
         figs["forecast"] = forecast_vs_observed(data.forecast, data.observed,
-                                                folder / "forecast.png", dates=dates[:1])
+                                                folder / "forecast.png", dates=dates[:1],
+                                                method=data.meta.get("forecast_method", "simulator"))
     if data.fit_rows is not None:
         from resurgence.report.diagnostics import fit_figure
 

@@ -68,7 +68,7 @@ def render_html(data: BriefData, folder: Path) -> Path:
         f"<h1>{html.escape(ct.TITLE)}</h1>",
         "<h2>Bottom line</h2>", _p(ct.bottom_line(data), "bottom"),
         "<h2>The three pathways</h2>", _ul(ct.pathway_sentences(data)),
-        _table(ct.pathway_table(data)),
+        _table(ct.pathway_table(data)), _p(ct.levels_sentence(data), "note"),
         "<h2>Limits</h2>", _ul(ct.LIMITS),
         "<h2>The source's claims, checked</h2>", _p(ct.verdict_headline(data), "note"),
         _table(ct.verdict_counts(data)),
@@ -78,7 +78,8 @@ def render_html(data: BriefData, folder: Path) -> Path:
         "<h3>National outcomes over time</h3>",
         _img(figs["fan"], "National outcomes by scenario, one panel per scenario against the "
              "announced plan: medians with 50% and 80% bands across runs; dashed lines mark the "
-             "troop-schedule dates."),
+             "troop-schedule dates. IS attacks: " + (data.meta.get("levels") or "simulator level")
+             + "; the other outcomes have no observed series and are the simulator's."),
         "<h3>Where: governorate maps of the change</h3>",
         _img(figs["maps"], "Paired median change per governorate, full withdrawal against the "
              "announced plan."),
@@ -98,7 +99,10 @@ def render_html(data: BriefData, folder: Path) -> Path:
                   _table(data.fit_coverage.round(2)) if data.fit_coverage is not None else "",
                   _img(figs["fit"], "Posterior predictive fit, 2018-2020."),
                   _img(figs["forecast"], "Monthly forecast under the announced plan (median, 50% "
-                       "and 80% bands) against the last observed data.")]
+                       "and 80% bands) against the last observed data; levels from the "
+                       f"{data.meta.get('forecast_method', 'simulator')} (docs/calibration.md: the "
+                       "statistical baseline and the simulator pooled with weights from their "
+                       "backtest, scenario effects from the simulator's paired runs).")]
     parts += ["<h3>Scales: what each number counts</h3>",
               '<dl class="scales">' + "".join(f"<dt>{html.escape(a)}</dt><dd>{html.escape(b)}</dd>"
                                              for a, b in ct.SCALES) + "</dl>",

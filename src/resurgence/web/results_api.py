@@ -9,7 +9,7 @@ import secrets
 import threading
 import zipfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, Response
@@ -60,12 +60,35 @@ def _quantiles(path: str, metric: str, region: str) -> dict[str, Any]:
     return json_safe(out)
 
 
+@functools.lru_cache(maxsize=64)
+def _blended(path: str) -> tuple[dict[str, Any] | None, str]:
+    """National weekly IS attacks with the blend's levels (the statistical baseline and the
+    simulator pooled, scenario effects paired against the reference), where the job allows
+    it; else ``None`` and why the simulator's level stays."""
+    from resurgence.calibration.blend import bundle_levels
+    from resurgence.results.bundle import Bundle
+
+    b = Bundle.open(path)
+    df, note = bundle_levels(b, list(b.manifest["scenarios"]))
+    if df is None:
+        return None, note
+    out: dict[str, Any] = {}
+    for sc, sub in df.groupby("scenario", sort=False):
+        d: dict[str, Any] = {"week": sub["week"].astype(int).tolist(),
+                             "date": [str(x)[:10] for x in sub["date"]]}
+        d.update({c: sub[c].astype(float).tolist() for c in QCOLS})
+        out[str(sc)] = d
+    return json_safe(out), note
+
+
 @router.get("/{job_id}/quantiles", summary="Weekly quantiles across runs of one metric in one "
-            "region (IQ = national), per scenario: mean, q05..q95")
+            "region (IQ = national), per scenario: mean, q05..q95; national IS attacks with "
+            "the blend's levels where the job ran the reference scenario (levels=blend)")
 def quantiles(job_id: str, state: State,
               metric: Annotated[str, Query(max_length=64)] = "is_attacks",
               region: Annotated[str, Query(max_length=16)] = "IQ",
-              scenario: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:
+              scenario: Annotated[str | None, Query(max_length=64)] = None,
+              levels: Annotated[Literal["blend", "simulator"], Query()] = "blend") -> dict[str, Any]:
     _, path = state.done_bundle(job_id)
     man = manifest(str(path))
     _check(man, metric, region, scenario)
@@ -73,11 +96,20 @@ def quantiles(job_id: str, state: State,
     if not data:
         raise ApiError(422, f"metric {metric!r} has no rows for region {region!r} (national-only "
                        "metrics exist only for IQ)")
+    used, note = "simulator", "simulator level"
+    if metric == "is_attacks" and region == man["national_code"]:
+        if levels == "blend":
+            blended, note = _blended(str(path))
+            if blended is not None:
+                data, used = {**data, **blended}, "blend"
+        else:
+            note = "simulator level (levels=simulator)"
     if scenario is not None:
         data = {scenario: data[scenario]}
     spec = man["metrics"][metric]
     return {"job": job_id, "metric": metric, "unit": spec["unit"],
-            "description": spec["description"], "region": region, "scenarios": data}
+            "description": spec["description"], "region": region, "levels": used,
+            "levels_note": note, "scenarios": data}
 
 
 @functools.lru_cache(maxsize=512)

@@ -75,7 +75,9 @@ window.Charts = (function () {
                    hovertemplate: `%{x|%d %b %Y}<br>median %{y:.3~g}<br>80% of runs: %{customdata[0]:.3~g}` +
                                   `–%{customdata[1]:.3~g} ${spec.unit}<extra>${name}</extra>`});
     });
-    const layout = baseLayout(spec.title, spec.unit, spec.zero, spec.note);
+    // national IS attacks: where the level comes from (the blend, or why the simulator's)
+    const note = q.levels_note && q.metric === "is_attacks" && q.region === "IQ" ? `${spec.note}<br>${esc(q.levels_note)}` : spec.note;
+    const layout = baseLayout(spec.title, spec.unit, spec.zero, note);
     layout.showlegend = Object.keys(q.scenarios).length > 1 || traces.length > 3 * Object.keys(q.scenarios).length;
     return Plotly.react(div, traces, layout, PLOT_CONFIG);
   }
