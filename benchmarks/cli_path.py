@@ -135,7 +135,9 @@ def rng_floor(a: argparse.Namespace) -> dict:
     from resurgence.theatre.theatre import load_theatre
 
     post = resolve_posterior("shipped")
-    sc, _ = spun_up(resolve(a.scenario, a.weeks), post.start)
+    # the weeks the run simulates: from the origin states where the posterior carries them
+    carried = post.carried(np.arange(1))
+    sc, _ = spun_up(resolve(a.scenario, a.weeks), carried.date if carried else post.start)
     th = load_theatre("iraq")
     columns = Sim(sc, th, post.paramset(np.arange(1)), [0], 1).columns
     t0 = time.perf_counter()
