@@ -30,6 +30,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -73,8 +74,9 @@ class OriginStates:
         head = {"format": FORMAT, "date": self.date.isoformat(),
                 "history_weeks": self.history_weeks, **self.meta}
         buf = io.BytesIO()
-        np.savez_compressed(buf, __meta__=np.array(json.dumps(head, sort_keys=True, default=str)),
-                            __loglik__=self.loglik, **self.state)
+        arrays: dict[str, Any] = {"__meta__": np.array(json.dumps(head, sort_keys=True, default=str)),
+                                  "__loglik__": self.loglik, **self.state}
+        np.savez_compressed(buf, **arrays)
         atomic_write_bytes(Path(path), buf.getvalue())
         return Path(path)
 
