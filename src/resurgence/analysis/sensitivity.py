@@ -148,12 +148,7 @@ def _chunk(task: LeverTask) -> dict[str, np.ndarray]:
     series = {k: lo.levers[k][:, None] + (hi.levers[k] - lo.levers[k])[:, None] * m[None, :]
               for k, m in mult.items()}
     sim = Sim(full, th, params, run_ids, seed, lo, lever_series=series)
-    if c is None:
-        x = sim.run(seed)
-    else:
-        sim.begin(seed, state=c.state, history_weeks=c.history_weeks)
-        sim.advance(0, sim.weeks)
-        x = sim.outputs()
+    x = sim.run(seed) if c is None else sim.run(seed, c.state, c.history_weeks)
     return outcomes({k: v[:, off:] for k, v in x.items()}, th, sc)
 
 

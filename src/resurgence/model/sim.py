@@ -214,7 +214,13 @@ class Sim:
         arr = self._rec[metric]
         arr[t] = value[:, 0] if arr.ndim == 2 else value
 
-    def run(self, root_seed: int) -> dict[str, np.ndarray]:
+    def run(self, root_seed: int, state: Mapping[str, np.ndarray] | None = None,
+            history_weeks: int = 0) -> dict[str, np.ndarray]:
+        """Simulate every week; with ``state``, from that carried state (see :meth:`load_state`)."""
+        if state is not None:
+            self.begin(root_seed, state=state, history_weeks=history_weeks)
+            self.advance(0, self.weeks)
+            return self.outputs()
         self._seed = root_seed
         self.draw_uniforms()
         if self.strict:

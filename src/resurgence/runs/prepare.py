@@ -92,10 +92,6 @@ def simulate_spun(sc: Scenario, theatre: Theatre, params: ParamSet, run_ids: np.
     scenario's start."""
     full, off, drivers = history(sc, theatre, spinup, carried, known_until)
     sim = Sim(full, theatre, params, run_ids, seed, drivers)
-    if carried is None:
-        out = sim.run(seed)
-    else:
-        sim.begin(seed, state=carried.state, history_weeks=carried.history_weeks)
-        sim.advance(0, sim.weeks)
-        out = sim.outputs()
+    out = (sim.run(seed) if carried is None
+           else sim.run(seed, carried.state, carried.history_weeks))
     return {k: v[:, off:] for k, v in out.items()} if off else out
