@@ -9,11 +9,12 @@ source's reporting noise, drawn from a separate per-run stream
 Only data before ``start`` may inform a forecast: the posterior must have been fitted to
 data ending before it, or the command refuses.
 
-``method`` chooses the levels: ``simulator`` (the calibrated simulation model alone),
-``baseline`` (the statistical latent-intensity model of :mod:`resurgence.calibration.baseline`,
-national rows of the observed series and ``is_attacks`` only, the same for every scenario)
-or ``blend`` (:mod:`resurgence.calibration.blend`: pooled levels, scenario effects from the
-simulator's paired contrasts). The baseline sees only rows published before ``start``.
+``method`` chooses the levels: ``blend`` (the default: :mod:`resurgence.calibration.blend`,
+levels pooled from the baseline and the simulator by their backtest, scenario effects from
+the simulator's paired contrasts), ``simulator`` (the calibrated simulation model alone) or
+``baseline`` (the per-source statistical model of :mod:`resurgence.calibration.baseline`,
+national rows of the observed series and ``is_attacks`` only, the same for every scenario).
+The baseline sees only rows published before ``start``.
 """
 
 from __future__ import annotations
