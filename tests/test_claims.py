@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from resurgence.analysis import claim_oat
 from resurgence.analysis import claims as cl
 from resurgence.calibration.posterior import full_specs
 from resurgence.core.errors import ArgumentError
@@ -202,7 +203,7 @@ def test_one_at_a_time_finds_which_fixed_parameters_move_a_check():
 
     c14 = next(c for c in cl.CLAIMS if c.id == "C14")
     probe = dataclasses.replace(c14, drivers=("militia_growth", "season_peak_doy", "rate_ctc"))
-    tab = cl.one_at_a_time([probe], runs=4, seed=2).set_index("parameter")
+    tab = claim_oat.one_at_a_time([probe], runs=4, seed=2).set_index("parameter")
     # militia growth sets militia strength; the week of IS's seasonal peak does not; an
     # observation-model rate never acts on a run and is not probed
     assert tab.loc["militia_growth", "moves"]
@@ -213,4 +214,4 @@ def test_one_at_a_time_finds_which_fixed_parameters_move_a_check():
 
 def test_one_at_a_time_leaves_the_checks_own_lever_alone():
     c13 = next(c for c in cl.CLAIMS if c.id == "C13")  # poor-coordination sets branch_coordination
-    assert cl.one_at_a_time([c13], runs=2).empty
+    assert claim_oat.one_at_a_time([c13], runs=2).empty

@@ -112,14 +112,13 @@ def claims_cmd(
     import json
 
     from resurgence.analysis.brief import all_scenarios
+    from resurgence.analysis.claim_oat import oat_map, one_at_a_time
     from resurgence.analysis.claims import (
         CATEGORIES,
         case2011_evidence,
         evaluate,
         headline_counts,
         learning_ratios,
-        oat_map,
-        one_at_a_time,
         run_params,
     )
     from resurgence.calibration.cases import get_case
