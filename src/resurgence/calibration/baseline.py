@@ -34,7 +34,7 @@ own: the CTC Sentinel scale (the model's ``is_attacks`` scale) before CTC publis
 (May 2020) is bridged from the other sources through prior reporting ratios
 (:data:`CTC_BRIDGE`).
 
-The fit window is the :data:`WINDOW_MONTHS` months before the origin (each source from its
+The fit window is the :data:`resurgence.calibration.periods.WINDOW_MONTHS` months before the origin (each source from its
 first row inside it): five years, so that the trend sees the decline since 2014-15 (the
 window used to be 12 months, in which Musings had four months and a quarter).
 
@@ -67,16 +67,12 @@ from statsmodels.tools.numdiff import approx_hess3
 from statsmodels.tsa.statespace.mlemodel import MLEModel
 
 from resurgence.calibration.obsmodel import DAYS_PER_MONTH
+from resurgence.calibration.periods import COLS, partition, window_start
+from resurgence.calibration.periods import add_months as _add_months
+from resurgence.calibration.periods import month_index as _month_index
 from resurgence.core.errors import ArgumentError
 
-#: (source, metric) -> series (column) name
-SOURCES: dict[tuple[str, str], str] = {
-    ("ged_cm", "sb_deaths"): "ged_sb_deaths", ("ged_cm", "sb_events"): "ged_sb_events",
-    ("musings", "incidents"): "incidents", ("ctc", "is_attacks"): "is_attacks_ctc"}
-COLS = ("ged_sb_deaths", "ged_sb_events", "incidents", "is_attacks_ctc")
 LAGS = 12  # longest aggregate: a year
-#: months of history before the origin the baseline is fitted to
-WINDOW_MONTHS = 60
 #: priors (median, sd of the log) of the monthly innovation sds: a smooth trend (level
 #: innovations small, the slope carries the movement), breaks free to be large
 PRIOR = {"sd_level": (0.02, 1.0), "sd_slope": (0.01, 1.0), "sd_break": (0.5, 1.0)}
@@ -102,60 +98,6 @@ BREAK_SOURCES = ("ged_sb_deaths", "ged_sb_events")
 CTC_BRIDGE = {"incidents": (1.5, 0.5), "ged_sb_deaths": (0.4, 0.8), "ged_sb_events": (0.15, 0.8)}
 
 
-def _month_index(d: pd.Timestamp | dt.date, first: dt.date) -> int:
-    return (d.year - first.year) * 12 + d.month - first.month
-
-
-def _add_months(d: dt.date, k: int) -> dt.date:
-    m = d.year * 12 + d.month - 1 + k
-    return dt.date(m // 12, m % 12 + 1, 1)
-
-
-def window_start(origin: dt.date) -> dt.date:
-    """First month of the default fit window: ``WINDOW_MONTHS`` months before ``origin``."""
-    return _add_months(origin.replace(day=1), -WINDOW_MONTHS)
-
-
-def partition(obs: pd.DataFrame, first: dt.date, last: dt.date) -> pd.DataFrame:
-    """One non-overlapping partition of months per source (national rows).
-
-    Complete months first; then quarters whose months are all missing; then, for a year,
-    the remainder (year total minus the rows inside it) over its still-uncovered months.
-    Weeks and partial periods are not levels. Returns rows ``column, months (tuple of
-    month indices from first), value, days``.
-    """
-    out = []
-    nat = obs[(obs["region"] == "IQ") & (obs["period_start"].dt.day == 1)
-              & obs["period_end"].dt.is_month_end]
-    for (src, met), col in SOURCES.items():
-        s = nat[(nat["source"] == src) & (nat["metric"] == met)]
-        covered: dict[int, float] = {}
-        rows = []
-        for gran in ("month", "quarter", "year"):
-            for _, r in s[s["granularity"] == gran].sort_values("period_start").iterrows():
-                a, b = _month_index(r["period_start"], first), _month_index(r["period_end"], first)
-                if a < 0 or b > _month_index(pd.Timestamp(last), first):
-                    continue
-                months = [m for m in range(a, b + 1) if m not in covered]
-                if not months:
-                    continue
-                inside = sum(v for m, v in covered.items() if a <= m <= b)
-                value = float(r["value"]) - inside
-                if value <= 0:
-                    continue
-                for m in months:
-                    covered[m] = value / len(months)
-                days = sum(pd.Period(year=first.year + (first.month - 1 + m) // 12,
-                                     month=(first.month - 1 + m) % 12 + 1, freq="M").days_in_month
-                           for m in months)
-                rows.append({"column": col, "months": tuple(months), "value": value,
-                             "days": days, "granularity": gran if len(months) == b - a + 1
-                             else f"{gran} remainder"})
-        out += rows
-    return pd.DataFrame(out, columns=["column", "months", "value", "days", "granularity"])
-
-
-#: parameter vector of a source: log sds, then logits
 THETA = ("log_sd_level", "log_sd_slope", "log_sd_obs", "log_sd_break", "logit_damping",
          "log_sd_transient", "logit_persistence")
 I_LEVEL, I_SLOPE, I_OBS, I_BREAK, I_DAMP, I_TRANS, I_PERS = range(7)

@@ -13,7 +13,7 @@ scenario that starts on or after the origin begin there, without re-simulating 2
 (:class:`resurgence.runs.prepare.Carried`).
 
 What the filter reads (each source once, no overlaps: :func:`resurgence.calibration.
-baseline.partition`): complete months first, then quarters, then the remainder of a year;
+periods.partition`): complete months first, then quarters, then the remainder of a year;
 national rows only, weekly snapshots never; only rows published before the origin. Each
 report is negative-binomial around the observation model's expectation
 (:mod:`resurgence.calibration.obsmodel`) with the source's size (not shrinking with the
@@ -36,9 +36,9 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from resurgence.calibration.baseline import SOURCES, partition
 from resurgence.calibration.cases import Case, case_observations
 from resurgence.calibration.obsmodel import DISPERSION, MAPPING, drift_window, musings_ratio
+from resurgence.calibration.periods import SOURCES, partition
 from resurgence.core.atomic import atomic_write_bytes
 from resurgence.core.errors import PosteriorError
 from resurgence.core.timegrid import WeekGrid, period_weights
