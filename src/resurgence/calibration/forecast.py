@@ -99,9 +99,9 @@ def _monthly(arrays, params: ParamSet, run_ids, *, weeks0: np.datetime64, ps, pe
     nat_is = isa.sum(axis=2)
     pp = {k: v[:, None] for k, v in params.values.items()}
     deaths = obsmodel.draw(pp["sb_deaths_per_attack"] * nat_is + pp["sb_deaths_background"] * months,
-                           obsmodel.DISPERSION["ged_cm"], u[:, :, R, 2])
+                           obsmodel.dispersion("ged_cm", "sb_deaths"), u[:, :, R, 2])
     events = obsmodel.draw(pp["sb_events_per_attack"] * nat_is + pp["sb_events_background"] * months,
-                           obsmodel.DISPERSION["ged_cm"], u[:, :, R + 1, 2])
+                           obsmodel.dispersion("ged_cm", "sb_events"), u[:, :, R + 1, 2])
     out = np.full((n, M, R + 1, len(SERIES)), np.nan)
     w = pop / pop.sum()
     for j, (reg, nat) in enumerate([

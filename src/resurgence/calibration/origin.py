@@ -37,7 +37,7 @@ import pandas as pd
 from scipy import special
 
 from resurgence.calibration.cases import Case, case_observations
-from resurgence.calibration.obsmodel import DISPERSION, MAPPING, drift_window, musings_ratio
+from resurgence.calibration.obsmodel import MAPPING, dispersion, drift_window, musings_ratio
 from resurgence.calibration.periods import SOURCES, partition
 from resurgence.core.atomic import atomic_write_bytes
 from resurgence.core.errors import PosteriorError
@@ -148,7 +148,7 @@ def reports(obs: pd.DataFrame, grid: WeekGrid) -> _Reports:
     complete = np.array([int(np.flatnonzero(W[:, k])[-1]) + 1 for k in range(K)], dtype=int)
     return _Reports(np.array([r[1] for r in rows]), W, q, rate, bg,
                     np.array([r[3] for r in rows], dtype=float),
-                    np.array([DISPERSION[r[0][0]] for r in rows]), complete,
+                    np.array([dispersion(*r[0]) for r in rows]), complete,
                     [r[4] for r in rows], ws, drift_window(obs))
 
 
