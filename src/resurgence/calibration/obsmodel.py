@@ -21,6 +21,7 @@ ibc civilian_deaths    IS attacks (national)             ibc_deaths_per_attack x
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
@@ -146,7 +147,7 @@ def design(obs: pd.DataFrame, week_starts: np.ndarray, codes: tuple[str, ...],
         snapshot=snapshot, week_starts=ws, drift_window=drift_window(rows, national))
 
 
-def drift_window(obs: pd.DataFrame, national: str = "IQ", start=None,
+def drift_window(obs: pd.DataFrame, national: str = "IQ", start: dt.date | None = None,
                  ) -> tuple[np.datetime64, np.datetime64] | None:
     """The span of Musings' national reports (weeks aside) from ``start`` on: its log
     reporting ratio drifts by ``musings_drift`` a year across it and is held after it; None
