@@ -191,7 +191,7 @@ def simulate_forecast(case: str = "iraq-2020", scenario: str | Path | Scenario =
     th = load_theatre(c.theatre)
     known = case_observations(c, post.until, published_before=post.until + dt.timedelta(days=1))
     fn = partial(_monthly, weeks0=np.datetime64(start, "D"), ps=ps, pe=pe, pop=th.population,
-                 seed=seed, window=obsmodel.drift_window(known))
+                 seed=seed, window=obsmodel.drift_window(known, start=post.start))
     params = post.paramset(np.arange(runs), overrides=sc.params or None)
     # runs start from each draw's filtered state on the origin where the posterior carries
     # one (no history to re-simulate), else they simulate the history from its start
