@@ -286,9 +286,21 @@ def test_forecasts_carry_the_musings_ratio_and_widen_with_its_walk():
     ps_, pe_ = month_bounds(dt.date(2020, 12, 1), 36)
     runs = np.arange(400)
     held = ParamSet.defaults(full_specs(), 400).with_overrides(
-        {"musings_drift": np.full(400, -0.8), "musings_walk": np.zeros(400)})
+        {"musings_drift": np.full(400, -0.8), "musings_walk": np.zeros(400),
+         "musings_persist": np.zeros(400)})
     m = musings_path(held, runs, win, ps_, pe_, seed=3)
     assert np.allclose(m, m[0, 0]) and m[0, 0] == pytest.approx(np.exp(-0.8), rel=0.02)
+    # the drift goes on after the last report, damped: drift x p x (1 - exp(-s / p)) more
+    since = ((ps_.astype(float) + pe_.astype(float)) / 2 - win[1].astype(float)) / 365.25
+    for p in (0.5, 2.0):
+        go = np.log(musings_path(held.with_overrides({"musings_persist": np.full(400, p)}),
+                                 runs, win, ps_, pe_, seed=3))
+        np.testing.assert_allclose(go[0] - np.log(m[0]), -0.8 * p * (1 - np.exp(-since / p)),
+                                   rtol=1e-9)
+        assert (np.diff(go[0]) < 0).all() and go[0, -1] - np.log(m[0, -1]) > -0.8 * p
+    rising = held.with_overrides({"musings_drift": np.full(400, 0.5),
+                                  "musings_persist": np.full(400, 1.0)})
+    assert (np.diff(musings_path(rising, runs, win, ps_, pe_, seed=3)[0]) > 0).all()
     walk = held.with_overrides({"musings_walk": np.full(400, 0.3)})
     w = np.log(musings_path(walk, runs, win, ps_, pe_, seed=3))
     sd_first, sd_last = w[:, 0].std(), w[:, -1].std()

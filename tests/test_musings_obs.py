@@ -39,7 +39,8 @@ def test_the_forecast_continues_the_fitted_ratio():
     last report, tau in years from the middle of the fitted window (+0.46 here), not from
     the middle of 2014-2018 (+2.46: a drift of 1/year gave 11.7x instead of 1.6x)."""
     runs = 24
-    draws = pd.DataFrame({"musings_drift": np.zeros(runs), "musings_walk": np.zeros(runs)})
+    draws = pd.DataFrame({"musings_drift": np.zeros(runs), "musings_walk": np.zeros(runs),
+                          "musings_persist": np.zeros(runs)})  # the ratio held after it
     flat = Posterior("iraq-2020", IRAQ_2020.history_start, UNTIL, draws)
     tilted = Posterior("iraq-2020", IRAQ_2020.history_start, UNTIL,
                        draws.assign(musings_drift=1.0))

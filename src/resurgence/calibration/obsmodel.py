@@ -63,6 +63,13 @@ OBS_PARAMS: tuple[Param, ...] = (
     _p("musings_walk", 0.3, "1/sqrt(year)",
        "random walk of Musings' log reporting ratio after its last report (sd per sqrt(year))",
        lognormal(0.3, 0.5), "judgement: of the size of the 2018-2019 change over two years"),
+    _p("musings_persist", 1.0, "years",
+       "e-folding time of Musings' reporting drift after its last report: the drift goes on, "
+       "decaying, so the log ratio moves a further musings_drift x musings_persist at most",
+       lognormal(1.0, 0.7),
+       "judgement: a damped trend (Gardner & McKenzie 1985), as in the statistical baseline, "
+       "whose monthly slope damping has prior median 0.95 (e-folding 1.6 years); 80% prior "
+       "interval 0.4-2.5 years"),
     _p("ibc_deaths_per_attack", 2.0, "deaths/attack",
        "Iraq Body Count civilian deaths per IS attack (all perpetrators folded in; iraq-2011 case)",
        lognormal(2.0, 0.7),
