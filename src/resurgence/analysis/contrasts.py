@@ -54,6 +54,30 @@ def _q(x: np.ndarray) -> tuple[float, float, float]:
     return float(lo), float(mid), float(hi)
 
 
+@dataclass(frozen=True)
+class Interval:
+    """One scenario's outcome across runs: what :func:`contrast` gives as its ``a`` side."""
+
+    summary: str
+    unit: str
+    description: str
+    a: tuple[float, float, float]  # P10, P50, P90 (or mean with bootstrap interval)
+    kind: str  # "quantiles" or "probability"
+
+
+def describe(a: dict[str, np.ndarray], names: list[str] | None = None) -> list[Interval]:
+    """Each outcome of one scenario as :func:`contrast` reports it for that scenario (the same
+    numbers as ``contrast(a, a)[i].a``), without the contrast's other columns."""
+    out = []
+    for name in names or [s.name for s in OUTCOMES]:
+        s = OUTCOME_BY_NAME[name]
+        prob = s.unit == "probability"
+        out.append(Interval(name, s.unit, s.description,
+                            _boot_mean(a[name]) if prob else _q(a[name]),
+                            "probability" if prob else "quantiles"))
+    return out
+
+
 def contrast(a: dict[str, np.ndarray], b: dict[str, np.ndarray],
              names: list[str] | None = None) -> list[Contrast]:
     """Paired contrasts B - A. Counts and indices: quantiles across runs of each scenario and
