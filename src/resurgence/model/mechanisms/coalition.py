@@ -15,8 +15,10 @@ open, whatever the scenario's schedule), so that posture changes nothing the oth
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
+from resurgence.core import nbmath
 from resurgence.model.module import M, Module, P, S
 from resurgence.model.params import beta, lognormal, uniform
 from resurgence.scenario.schema import REFERENCE_TROOPS
@@ -104,6 +106,7 @@ class Coalition(Module):
                    for e in ("isr", "air", "training", "planning")}
         self._open: np.ndarray | None = None
         self._reach_cache: dict[str, np.ndarray] = {}
+        self._P: np.ndarray | None = None  # per-run parameters of the kernel (first step)
         self._base_region = np.array([sim.theatre.index(b.region) for b in sim.theatre.bases],
                                      dtype=int)
         # reference coverage (posture-neutral structure): levers 1, troops_ref and every
@@ -153,26 +156,17 @@ class Coalition(Module):
         reach = self._reach_cache
         s.troop_ratio = troops / p.troops_ref
         rel = np.clip(s.troop_ratio, 0.0, 2.0)
-
-        def tf(el):
-            return np.where(rel > 0, rel, 1.0) ** el * present
-
-        oth_isr, oth_air = lv["isr_over_horizon"], lv["air_over_horizon"]
-        # a forced exit acts through the troop count (tf), like any other drawdown
-        s.isr = lv["isr"] * ((1 - oth_isr) * tf(p.elast_isr)
-                             * reach["isr"] + oth_isr * p.oth_effectiveness)
-        s.air = lv["air"] * ((1 - oth_air) * tf(p.elast_air)
-                             * reach["air"] + oth_air * p.oth_effectiveness)
-        s.training = lv["training"] * tf(p.elast_training) * reach["training"]
-        s.planning = lv["planning"] * tf(p.elast_planning) * reach["planning"]
-        s.mediation = lv["mediation"] * tf(p.elast_mediation)
-        w = p.posture_response
-        if (w != 1.0).any():  # the posture-neutral structure (or a blend of the two)
-            s.isr = w * s.isr + (1.0 - w) * s.isr_ref
-            s.air = w * s.air + (1.0 - w) * s.air_ref
-            s.training = w * s.training + (1.0 - w) * s.training_ref
-            s.planning = w * s.planning + (1.0 - w) * s.planning_ref
-            s.mediation = w * s.mediation + (1.0 - w) * 1.0
+        base = np.where(rel > 0, rel, 1.0)
+        # the elasticity terms stay in NumPy: its power and the C library's can differ in the
+        # last bit; the rest of the week is one kernel
+        tf = np.column_stack([(base ** getattr(p, f"elast_{e}"))[:, 0] for e in _ENABLERS])
+        if self._P is None:  # per-run parameters of the kernel (built at the first step)
+            self._P = np.ascontiguousarray(np.column_stack([getattr(p, k)[:, 0] for k in _KERNEL_PARAMS]))
+        levers = nbmath.columns({k: lv[k] for k in _KERNEL_LEVERS}, sim.n)
+        s.isr, s.air, s.training, s.planning, s.mediation = _cells(
+            self._P, levers, tf, present, reach["isr"], reach["air"], reach["training"],
+            reach["planning"], s.isr_ref, s.air_ref, s.training_ref, s.planning_ref,
+            bool((p.posture_response != 1.0).any()))
         sim.record("us_troops", t, troops)
         sim.record("bases_open", t, open_.sum(axis=1, keepdims=True).astype(float))
         sim.record("mediation", t, s.mediation)
@@ -180,3 +174,54 @@ class Coalition(Module):
         sim.record("air_coverage", t, s.air)
         sim.record("training_coverage", t, s.training)
         sim.record("planning_coverage", t, s.planning)
+
+
+_ENABLERS = ("isr", "air", "training", "planning", "mediation")
+_KERNEL_PARAMS = ("oth_effectiveness", "posture_response")
+_KERNEL_LEVERS = ("isr", "air", "training", "planning", "mediation", "isr_over_horizon",
+                  "air_over_horizon")
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")  # x / 0 -> inf or nan, as in NumPy
+def _cells(P, levers, tf, present, r_isr, r_air, r_training, r_planning, isr_ref, air_ref,
+           training_ref, planning_ref, blend):  # pragma: no cover - compiled
+    """The week's enabler coverage of every run and region, fused (the same operations in
+    the same order as the former NumPy step): ``tf`` holds ``max(troop ratio) ** elasticity``
+    of ISR, air, training, planning and mediation, ``present`` whether troops are in the
+    country; with ``blend`` (a posture response other than 1 in the chunk) each coverage is
+    blended with its reference-posture value."""
+    n, R = r_isr.shape
+    isr = np.empty((n, R))
+    air = np.empty((n, R))
+    training = np.empty((n, R))
+    planning = np.empty((n, R))
+    mediation = np.empty((n, 1))
+    for i in range(n):
+        oth_eff, w = P[i]
+        l_isr, l_air, l_tr, l_pl, l_med, oth_isr, oth_air = levers[i]
+        pres = present[i, 0]
+        a_isr = (1 - oth_isr) * (tf[i, 0] * pres)
+        b_isr = oth_isr * oth_eff
+        a_air = (1 - oth_air) * (tf[i, 1] * pres)
+        b_air = oth_air * oth_eff
+        f_tr = tf[i, 2] * pres
+        f_pl = tf[i, 3] * pres
+        med = l_med * (tf[i, 4] * pres)
+        if blend:
+            med = w * med + (1.0 - w) * 1.0
+        mediation[i, 0] = med
+        for j in range(R):
+            x_isr = l_isr * (a_isr * r_isr[i, j] + b_isr)
+            x_air = l_air * (a_air * r_air[i, j] + b_air)
+            x_tr = l_tr * f_tr * r_training[i, j]
+            x_pl = l_pl * f_pl * r_planning[i, j]
+            if blend:
+                x_isr = w * x_isr + (1.0 - w) * isr_ref[i, j]
+                x_air = w * x_air + (1.0 - w) * air_ref[i, j]
+                x_tr = w * x_tr + (1.0 - w) * training_ref[i, j]
+                x_pl = w * x_pl + (1.0 - w) * planning_ref[i, j]
+            isr[i, j] = x_isr
+            air[i, j] = x_air
+            training[i, j] = x_tr
+            planning[i, j] = x_pl
+    return isr, air, training, planning, mediation

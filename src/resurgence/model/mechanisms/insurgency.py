@@ -23,8 +23,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from resurgence.core import samplers
-from resurgence.core.linalg import rowdot
+from resurgence.core import nbmath, samplers
 from resurgence.model.module import M, Module, P, S
 from resurgence.model.params import beta, lognormal, truncnormal, uniform
 
@@ -140,6 +139,7 @@ class Insurgency(Module):
         self._border = th.flags["syria_border"][None, :].astype(float)
         self._adj = th.adjacency.astype(float)
         self._P: np.ndarray | None = None  # per-run parameter matrix for the fused kernel (built at first step)
+        self._Q: np.ndarray | None = None  # the same for the movement kernel
         s.fighters = p.is_fighters_0 * self._presence
         s.is_attacks = np.zeros((sim.n, sim.n_regions))
         s.detect = np.zeros((sim.n, sim.n_regions))
@@ -164,33 +164,30 @@ class Insurgency(Module):
             F, h.host, h.coord, sim.state.grievance.grievance, c.isr, c.planning, c.air, u,
             self._presence[0], self._border[0], float(sim.drivers.season_doy[t]),
             np.ascontiguousarray(syria, dtype=float), lead, s.violence, self._P)
-        if (removed < 0).any() or (attacks < 0).any() or (new < 0).any():  # large means: rare
+        if min(removed.min(), attacks.min(), new.min()) < 0:  # large means: rare
             samplers.fix_large(2, removed, F, means[0], u[..., 0])
             samplers.fix_large(1, attacks, means[1], p.attack_dispersion, u[..., 1])
             infra = samplers.binomial(attacks, p.infra_share, u[..., 2])
             samplers.fix_large(0, new, means[2], 0.0, u[..., 3])
         s.detect = D
-        # leadership: depleted by this week's removal share, recovering towards 1
-        share = removed.sum(axis=1, keepdims=True) / np.maximum(F.sum(axis=1, keepdims=True), 1.0)
-        s.leadership = np.clip(s.leadership + p.lead_recovery * (1.0 - s.leadership)
-                               - p.decap_rate * share * s.leadership, 0.0, 1.0)
-        s.violence = s.violence + p.violence_memory * (attacks / self._pop_m[None, :] - s.violence)
-        s.syria_excess = s.syria_excess * (1.0 - p.syria_excess_decay)
-        F = np.maximum(F - removed, 0.0) + new + sim.drivers.is_surge[t][None, :]
-        # movement towards neighbours under less detection pressure (mean-field flow)
+        if self._Q is None:
+            self._Q = np.ascontiguousarray(np.column_stack([getattr(p, k)[:, 0] for k in _MOVE_PARAMS]))
+        # movement towards neighbours under less detection pressure (mean-field flow); the
+        # exp stays in NumPy (its vectorised exp and the C library's can differ in the last bit)
         pull = np.exp(-p.move_pressure * D)
-        denom = rowdot(pull, self._adj)
-        out = p.move_rate * F * (denom > 0)
-        F = F - out + pull * rowdot(out / np.maximum(denom, 1e-12), self._adj)
+        (F, s.leadership, s.violence, s.syria_excess, rem_air, recruits,
+         inflow) = _moves(F, removed, new, attacks, pull, air_share, share_in,
+                          sim.drivers.is_surge[t], s.leadership, s.violence, s.syria_excess,
+                          self._adj, self._pop_m, self._Q)
         s.fighters = F
         s.is_attacks = attacks
         sim.record("is_attacks", t, attacks)
         sim.record("is_attacks_infra", t, infra)
         sim.record("is_fighters", t, F)
         sim.record("is_removed", t, removed)
-        sim.record("is_removed_air", t, removed * air_share)
-        sim.record("is_recruits", t, new * (1.0 - share_in))
-        sim.record("is_inflow", t, new * share_in)
+        sim.record("is_removed_air", t, rem_air)
+        sim.record("is_recruits", t, recruits)
+        sim.record("is_inflow", t, inflow)
         sim.record("is_leadership", t, s.leadership)
 
 
@@ -267,3 +264,53 @@ def _cells(F, H, coord, G, isr, planning, air, u, presence, border, doy, syria, 
             means[1, i, j] = m_att
             means[2, i, j] = m_rec + m_in
     return D, removed, attacks, infra, new, share_in, air_share, means
+
+
+_MOVE_PARAMS = ("lead_recovery", "decap_rate", "violence_memory", "syria_excess_decay", "move_rate")
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")  # x / 0 -> inf or nan, as in NumPy
+def _moves(F, removed, new, attacks, pull, air_share, share_in, surge, leadership, V, excess,
+           adj, pop_m, Q):  # pragma: no cover - compiled
+    """The rest of the week after the draws, fused (the same operations in the same order as
+    the former NumPy step): leadership depleted by the removal share, remembered violence,
+    the Syrian pool, removals, recruits and arrivals, then the move of a share of fighters to
+    neighbours by ``pull`` (``exp(-move_pressure D)``). Sums over regions in NumPy's order
+    (pairwise), products with the adjacency row by row in order (as ``rowdot``). Returns the
+    fighters, leadership, violence, Syrian pool and the removed-by-air, recruit and arrival
+    series."""
+    n, R = F.shape
+    F_out = np.empty((n, R))
+    L_out = np.empty((n, 1))
+    V_out = np.empty((n, R))
+    ex_out = np.empty((n, 1))
+    rem_air = np.empty((n, R))
+    recruits = np.empty((n, R))
+    inflow = np.empty((n, R))
+    F1 = np.empty(R)
+    out = np.empty(R)
+    q = np.empty(R)
+    for i in range(n):
+        lr, decap, vm, decay, mr = Q[i]
+        share = nbmath.pairwise_sum(removed[i]) / nbmath.maximum(nbmath.pairwise_sum(F[i]), 1.0)
+        L = leadership[i, 0]
+        L_out[i, 0] = nbmath.clip(L + lr * (1.0 - L) - decap * share * L, 0.0, 1.0)
+        ex_out[i, 0] = excess[i, 0] * (1.0 - decay)
+        for j in range(R):
+            V_out[i, j] = V[i, j] + vm * (attacks[i, j] / pop_m[j] - V[i, j])
+            F1[j] = nbmath.maximum(F[i, j] - removed[i, j], 0.0) + new[i, j] + surge[j]
+            rem_air[i, j] = removed[i, j] * air_share[i, j]
+            recruits[i, j] = new[i, j] * (1.0 - share_in[i, j])
+            inflow[i, j] = new[i, j] * share_in[i, j]
+        for m in range(R):
+            denom = 0.0
+            for k in range(R):
+                denom += pull[i, k] * adj[k, m]
+            out[m] = mr * F1[m] * (1.0 if denom > 0 else 0.0)
+            q[m] = out[m] / nbmath.maximum(denom, 1e-12)
+        for m in range(R):
+            moved = 0.0
+            for k in range(R):
+                moved += q[k] * adj[k, m]
+            F_out[i, m] = F1[m] - out[m] + pull[i, m] * moved
+    return F_out, L_out, V_out, ex_out, rem_air, recruits, inflow
