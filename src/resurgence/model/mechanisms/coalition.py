@@ -166,14 +166,11 @@ class Coalition(Module):
         s.isr, s.air, s.training, s.planning, s.mediation = _cells(
             self._P, levers, tf, present, reach["isr"], reach["air"], reach["training"],
             reach["planning"], s.isr_ref, s.air_ref, s.training_ref, s.planning_ref,
-            bool((p.posture_response != 1.0).any()))
+            bool((p.posture_response != 1.0).any()), sim.out("isr_coverage", t),
+            sim.out("air_coverage", t), sim.out("training_coverage", t),
+            sim.out("planning_coverage", t), sim.out("mediation", t))
         sim.record("us_troops", t, troops)
         sim.record("bases_open", t, open_.sum(axis=1, keepdims=True).astype(float))
-        sim.record("mediation", t, s.mediation)
-        sim.record("isr_coverage", t, s.isr)
-        sim.record("air_coverage", t, s.air)
-        sim.record("training_coverage", t, s.training)
-        sim.record("planning_coverage", t, s.planning)
 
 
 _ENABLERS = ("isr", "air", "training", "planning", "mediation")
@@ -184,7 +181,8 @@ _KERNEL_LEVERS = ("isr", "air", "training", "planning", "mediation", "isr_over_h
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")  # x / 0 -> inf or nan, as in NumPy
 def _cells(P, levers, tf, present, r_isr, r_air, r_training, r_planning, isr_ref, air_ref,
-           training_ref, planning_ref, blend):  # pragma: no cover - compiled
+           training_ref, planning_ref, blend, rec_isr, rec_air, rec_training, rec_planning,
+           rec_mediation):  # pragma: no cover - compiled
     """The week's enabler coverage of every run and region, fused (the same operations in
     the same order as the former NumPy step): ``tf`` holds ``max(troop ratio) ** elasticity``
     of ISR, air, training, planning and mediation, ``present`` whether troops are in the
@@ -210,6 +208,7 @@ def _cells(P, levers, tf, present, r_isr, r_air, r_training, r_planning, isr_ref
         if blend:
             med = w * med + (1.0 - w) * 1.0
         mediation[i, 0] = med
+        rec_mediation[i, 0] = med
         for j in range(R):
             x_isr = l_isr * (a_isr * r_isr[i, j] + b_isr)
             x_air = l_air * (a_air * r_air[i, j] + b_air)
@@ -224,4 +223,8 @@ def _cells(P, levers, tf, present, r_isr, r_air, r_training, r_planning, isr_ref
             air[i, j] = x_air
             training[i, j] = x_tr
             planning[i, j] = x_pl
+            rec_isr[i, j] = x_isr
+            rec_air[i, j] = x_air
+            rec_training[i, j] = x_tr
+            rec_planning[i, j] = x_pl
     return isr, air, training, planning, mediation

@@ -72,10 +72,10 @@ class Grievance(Module):
             np.asarray(st.host.host, dtype=np.float64), np.asarray(st.coalition.air, dtype=np.float64),
             np.asarray(st.coalition.troop_ratio, dtype=np.float64),
             np.asarray(st.militia.militia_strength, dtype=np.float64), s.grievance,
-            s.harm_ref if not first else s.grievance, first, self._rec[0], self._mil[0])
+            s.harm_ref if not first else s.grievance, first, self._rec[0], self._mil[0],
+            sim.out("grievance", t))
         if first:
             s.harm_ref = harm_ref
-        sim.record("grievance", t, s.grievance)
 
 
 _KERNEL_PARAMS = ("harm_info_half", "grievance_base", "grievance_reconstruction",
@@ -83,8 +83,8 @@ _KERNEL_PARAMS = ("harm_info_half", "grievance_base", "grievance_reconstruction"
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")  # x / 0 -> inf or nan, as in NumPy
-def _cells(P, detect, host, air, troop_ratio, militia, G, harm_ref, first, rec,
-           mil):  # pragma: no cover - compiled
+def _cells(P, detect, host, air, troop_ratio, militia, G, harm_ref, first, rec, mil,
+           rec_grievance):  # pragma: no cover - compiled
     """The week's grievance of every run and region, fused (the same operations in the same
     order as the former NumPy step). In the run's first week the harm of operations becomes
     the reference it is measured against (returned; ``harm_ref`` is then not read)."""
@@ -107,5 +107,7 @@ def _cells(P, detect, host, air, troop_ratio, militia, G, harm_ref, first, rec,
             target = nbmath.clip(g_base + g_rec * rec[j] + g_mil * mil[j] * ms + h_w * harm
                                  + p_g * presence, 0.0, 1.0)
             g = G[i, j]
-            new[i, j] = g + rate * (target - g)
+            x = g + rate * (target - g)
+            new[i, j] = x
+            rec_grievance[i, j] = x
     return new, ref

@@ -113,10 +113,8 @@ class Host(Module):
             np.asarray(c.mediation, dtype=np.float64),
             np.asarray(st.militia.militia_strength, dtype=np.float64),
             np.asarray(st.territory.collapsed, dtype=np.float64), self._disputed[0],
-            self._federal[0], self._pmf[0])
-        sim.record("host_strength", t, s.host)
-        sim.record("host_capability", t, s.capability)
-        sim.record("be_coordination", t, s.be_coord)
+            self._federal[0], self._pmf[0], sim.out("host_strength", t),
+            sim.out("host_capability", t), sim.out("be_coordination", t))
 
 
 _KERNEL_PARAMS = ("adaptation_rate", "cap_growth", "cap_growth_training", "host_adaptation",
@@ -128,7 +126,8 @@ _KERNEL_LEVERS = ("political_division", "pandemic", "protests", "corruption")
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")  # x / 0 -> inf or nan, as in NumPy
 def _cells(P, levers, train, train_ref, adaptation, capability, be_coord, mediation, militia,
-           collapsed, disputed, federal, pmf):  # pragma: no cover - compiled
+           collapsed, disputed, federal, pmf, rec_host, rec_capability,
+           rec_be):  # pragma: no cover - compiled
     """The week's host forces of every run and region, fused (the same operations in the same
     order as the former NumPy step): adaptation, capability, Baghdad-Erbil coordination, the
     coordination factor and effective strength. ``levers`` holds political division,
@@ -152,11 +151,13 @@ def _cells(P, levers, train, train_ref, adaptation, capability, be_coord, mediat
         cap = capability[i, 0]
         cap = cap + g * cap * (1.0 - cap / c_max)
         new_c[i, 0] = cap
+        rec_capability[i, 0] = cap
         div = 1.0 - 0.5 * (division - 0.5)
         be_target = be_floor + (1.0 - be_floor) * nbmath.clip(mediation[i, 0] * div, 0.0, 1.0)
         be = be_coord[i, 0]
         be = be + be_rate * (be_target - be)
         new_be[i, 0] = be
+        rec_be[i, 0] = be
         seam = 1.0 - seam_w * (1.0 - be)
         quality = (1.0 - cor_cut * (corruption - 0.5)) * (1.0 - div_cut * (division - 0.5))
         pan = 1.0 - pan_cut * pandemic
@@ -166,5 +167,7 @@ def _cells(P, levers, train, train_ref, adaptation, capability, be_coord, mediat
             presence = pan * (1.0 - pro_cut * protests * federal[j])
             mil = 1.0 + pmf_w * pmf[j] * (ms - 1.0)
             col = 1.0 - col_depth * collapsed[i, j]
-            host[i, j] = nbmath.maximum(cap * presence * quality * mil * col, 0.02)
+            x = nbmath.maximum(cap * presence * quality * mil * col, 0.02)
+            host[i, j] = x
+            rec_host[i, j] = x
     return new_a, new_c, new_be, coord, host

@@ -175,20 +175,13 @@ class Insurgency(Module):
         # movement towards neighbours under less detection pressure (mean-field flow); the
         # exp stays in NumPy (its vectorised exp and the C library's can differ in the last bit)
         pull = np.exp(-p.move_pressure * D)
-        (F, s.leadership, s.violence, s.syria_excess, rem_air, recruits,
-         inflow) = _moves(F, removed, new, attacks, pull, air_share, share_in,
-                          sim.drivers.is_surge[t], s.leadership, s.violence, s.syria_excess,
-                          self._adj, self._pop_m, self._Q)
-        s.fighters = F
+        rec = tuple(sim.out(m, t) for m in ("is_fighters", "is_leadership", "is_attacks",
+                                            "is_attacks_infra", "is_removed", "is_removed_air",
+                                            "is_recruits", "is_inflow"))
+        s.fighters, s.leadership, s.violence, s.syria_excess = _moves(
+            F, removed, new, attacks, infra, pull, air_share, share_in, sim.drivers.is_surge[t],
+            s.leadership, s.violence, s.syria_excess, self._adj, self._pop_m, self._Q, *rec)
         s.is_attacks = attacks
-        sim.record("is_attacks", t, attacks)
-        sim.record("is_attacks_infra", t, infra)
-        sim.record("is_fighters", t, F)
-        sim.record("is_removed", t, removed)
-        sim.record("is_removed_air", t, rem_air)
-        sim.record("is_recruits", t, recruits)
-        sim.record("is_inflow", t, inflow)
-        sim.record("is_leadership", t, s.leadership)
 
 
 def _lead_ref(p) -> np.ndarray:
@@ -270,47 +263,60 @@ _MOVE_PARAMS = ("lead_recovery", "decap_rate", "violence_memory", "syria_excess_
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")  # x / 0 -> inf or nan, as in NumPy
-def _moves(F, removed, new, attacks, pull, air_share, share_in, surge, leadership, V, excess,
-           adj, pop_m, Q):  # pragma: no cover - compiled
+def _moves(F, removed, new, attacks, infra, pull, air_share, share_in, surge, leadership, V,
+           excess, adj, pop_m, Q, rec_F, rec_L, rec_attacks, rec_infra, rec_removed, rec_air,
+           rec_recruits, rec_inflow):  # pragma: no cover - compiled
     """The rest of the week after the draws, fused (the same operations in the same order as
     the former NumPy step): leadership depleted by the removal share, remembered violence,
     the Syrian pool, removals, recruits and arrivals, then the move of a share of fighters to
     neighbours by ``pull`` (``exp(-move_pressure D)``). Sums over regions in NumPy's order
     (pairwise), products with the adjacency row by row in order (as ``rowdot``). Returns the
-    fighters, leadership, violence, Syrian pool and the removed-by-air, recruit and arrival
-    series."""
+    fighters, leadership, violence and Syrian pool; records the week's IS series into
+    ``rec_*``."""
     n, R = F.shape
     F_out = np.empty((n, R))
     L_out = np.empty((n, 1))
     V_out = np.empty((n, R))
     ex_out = np.empty((n, 1))
-    rem_air = np.empty((n, R))
-    recruits = np.empty((n, R))
-    inflow = np.empty((n, R))
     F1 = np.empty(R)
     out = np.empty(R)
     q = np.empty(R)
+    denom = np.empty(R)
+    moved = np.empty(R)
     for i in range(n):
         lr, decap, vm, decay, mr = Q[i]
         share = nbmath.pairwise_sum(removed[i]) / nbmath.maximum(nbmath.pairwise_sum(F[i]), 1.0)
         L = leadership[i, 0]
-        L_out[i, 0] = nbmath.clip(L + lr * (1.0 - L) - decap * share * L, 0.0, 1.0)
+        L = nbmath.clip(L + lr * (1.0 - L) - decap * share * L, 0.0, 1.0)
+        L_out[i, 0] = L
+        rec_L[i, 0] = L
         ex_out[i, 0] = excess[i, 0] * (1.0 - decay)
         for j in range(R):
             V_out[i, j] = V[i, j] + vm * (attacks[i, j] / pop_m[j] - V[i, j])
             F1[j] = nbmath.maximum(F[i, j] - removed[i, j], 0.0) + new[i, j] + surge[j]
-            rem_air[i, j] = removed[i, j] * air_share[i, j]
-            recruits[i, j] = new[i, j] * (1.0 - share_in[i, j])
-            inflow[i, j] = new[i, j] * share_in[i, j]
+            rec_attacks[i, j] = attacks[i, j]
+            rec_infra[i, j] = infra[i, j]
+            rec_removed[i, j] = removed[i, j]
+            rec_air[i, j] = removed[i, j] * air_share[i, j]
+            rec_recruits[i, j] = new[i, j] * (1.0 - share_in[i, j])
+            rec_inflow[i, j] = new[i, j] * share_in[i, j]
+        # each sum over k in order, as rowdot's einsum adds them (k outer: vectorised over m)
         for m in range(R):
-            denom = 0.0
-            for k in range(R):
-                denom += pull[i, k] * adj[k, m]
-            out[m] = mr * F1[m] * (1.0 if denom > 0 else 0.0)
-            q[m] = out[m] / nbmath.maximum(denom, 1e-12)
+            denom[m] = 0.0
+            moved[m] = 0.0
+        for k in range(R):
+            pk = pull[i, k]
+            for m in range(R):
+                denom[m] += pk * adj[k, m]
         for m in range(R):
-            moved = 0.0
-            for k in range(R):
-                moved += q[k] * adj[k, m]
-            F_out[i, m] = F1[m] - out[m] + pull[i, m] * moved
-    return F_out, L_out, V_out, ex_out, rem_air, recruits, inflow
+            out[m] = mr * F1[m] * (1.0 if denom[m] > 0 else 0.0)
+            q[m] = out[m] / nbmath.maximum(denom[m], 1e-12)
+        for k in range(R):
+            qk = q[k]
+            for m in range(R):
+                moved[m] += qk * adj[k, m]
+        for m in range(R):
+            x = F1[m] - out[m] + pull[i, m] * moved[m]
+            F_out[i, m] = x
+            rec_F[i, m] = x
+    return F_out, L_out, V_out, ex_out

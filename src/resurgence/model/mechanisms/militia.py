@@ -92,16 +92,15 @@ class Militia(Module):
             self._P, tension, np.asarray(c.troops, dtype=np.float64),
             np.asarray(c.troop_ratio, dtype=np.float64), np.asarray(c.base_open),
             s.militia_strength, s.campaign, sim.u_national(N, t)[:, 0], u,
-            float(sim.drivers.campaign_force[t]), self._base_index, self._convoy[0], self._capital[0])
+            float(sim.drivers.campaign_force[t]), self._base_index, self._convoy[0], self._capital[0],
+            sim.out("militia_strength", t), sim.out("militia_campaign", t))
         if flagged:  # large means (rare): the moment-matched gamma quantile, as samplers do
             mean = self._mean(p, tension, c, strength, camp)
             samplers.fix_large(1, attacks, mean, p.militia_dispersion, u)
         s.militia_strength = strength
         s.campaign = camp
         s.militia_attacks_us = attacks
-        sim.record("militia_attacks_us", t, attacks)
-        sim.record("militia_strength", t, strength)
-        sim.record("militia_campaign", t, camp.astype(float))
+        sim.record("militia_attacks_us", t, attacks)  # strength and campaign: by the kernel
 
     def _mean(self, p, tension, c, strength, camp) -> np.ndarray:
         """The mean attacks the kernel draws from (the former NumPy expression)."""
@@ -121,12 +120,12 @@ _KERNEL_PARAMS = ("militia_ceiling", "militia_vacuum", "militia_tension", "milit
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")  # x / 0 -> inf or nan, as in NumPy
 def _cells(P, tension, troops, troop_ratio, base_open, strength, campaign, u_camp, u, force,
-           base_index, convoy, capital):  # pragma: no cover - compiled
+           base_index, convoy, capital, rec_strength, rec_campaign):  # pragma: no cover - compiled
     """The week's militia flows of every run, fused (the same operations in the same order as
     the former NumPy step): strength towards its ceiling, the campaign switch, then attacks ~
     NB(targets x strength x tension x campaign, k) on each region (-1: the large-mean branch,
     ``flagged``). ``base_index`` is each base's region, ``force`` the campaign forced this week
-    (+1, -1 or 0)."""
+    (+1, -1 or 0). Strength and campaign are recorded into ``rec_*`` (week ``t``'s rows)."""
     n, R = u.shape
     B = base_index.shape[0]
     new_strength = np.empty((n, 1))
@@ -144,6 +143,7 @@ def _cells(P, tension, troops, troop_ratio, base_open, strength, campaign, u_cam
         m = strength[i, 0]
         ms = m + growth / 52.0 * m * (1.0 - m / ceiling)
         new_strength[i, 0] = ms
+        rec_strength[i, 0] = ms
         p_on = nbmath.clip(c_on * tn, 0.0, 1.0)
         on = campaign[i, 0]
         flip = (u_camp[i] < c_off) if on else (u_camp[i] < p_on)
@@ -151,6 +151,7 @@ def _cells(P, tension, troops, troop_ratio, base_open, strength, campaign, u_cam
         if force:
             cp = force > 0
         camp[i, 0] = cp
+        rec_campaign[i, 0] = 1.0 if cp else 0.0
         for j in range(R):
             bases[j] = 0.0
         for b in range(B):

@@ -80,16 +80,14 @@ class Politics(Module):
         if self._P is None:  # per-run parameters of the kernel (built at the first step)
             self._P = np.ascontiguousarray(np.column_stack([getattr(p, k)[:, 0] for k in _KERNEL_PARAMS]))
         tension = nbmath.columns({"us_iran_tension": lv["us_iran_tension"]}, sim.n)
-        s.pressure, s.influence, s.leverage, regional = _cells(
+        s.pressure, s.influence, s.leverage = _cells(
             self._P, tension[:, 0], float(sim.drivers.pressure_jump[t]),
             np.asarray(mil.militia_attacks_us, dtype=np.float64),
             np.asarray(mil.militia_strength, dtype=np.float64),
             np.asarray(c.troop_ratio, dtype=np.float64), np.asarray(c.base_open),
             np.asarray(c.mediation, dtype=np.float64), s.pressure, s.influence,
-            self._shape[0], self._pmf[0])
-        sim.record("political_pressure", t, s.pressure)
-        sim.record("iran_influence", t, regional)
-        sim.record("us_leverage", t, s.leverage)
+            self._shape[0], self._pmf[0], sim.out("political_pressure", t),
+            sim.out("iran_influence", t), sim.out("us_leverage", t))
         sim.record("exit_ordered", t, c.exit_started.astype(float))
         sim.record("us_iran_tension", t, tension)
 
@@ -101,15 +99,15 @@ _KERNEL_PARAMS = ("pressure_0", "pressure_militia", "pressure_attacks", "pressur
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")  # x / 0 -> inf or nan, as in NumPy
 def _cells(P, tension, jump, attacks, strength, troop_ratio, base_open, mediation, pressure,
-           influence, shape, pmf):  # pragma: no cover - compiled
+           influence, shape, pmf, rec_pressure, rec_influence, rec_leverage):  # pragma: no cover - compiled
     """The week's politics of every run, fused (the same operations in the same order as the
-    former NumPy step): pressure, national and regional Iranian influence, US leverage."""
+    former NumPy step): pressure, national and regional Iranian influence (recorded, with
+    pressure and leverage, into ``rec_*``), US leverage."""
     n, R = attacks.shape
     B = base_open.shape[1]
     new_p = np.empty((n, 1))
     new_i = np.empty((n, 1))
     lev = np.empty((n, 1))
-    regional = np.empty((n, R))
     for i in range(n):
         (p0, p_mil, p_att, p_ten, p_rate, i0, i_vac, i_mil, i_press, i_rate, bases_ref) = P[i]
         ms = strength[i, 0]
@@ -118,6 +116,7 @@ def _cells(P, tension, jump, attacks, strength, troop_ratio, base_open, mediatio
         pr = pressure[i, 0]
         pr = nbmath.clip(pr + p_rate * (target - pr) + jump, 0.0, 1.0)
         new_p[i, 0] = pr
+        rec_pressure[i, 0] = pr
         presence = nbmath.clip(troop_ratio[i, 0], 0.0, 1.0)
         target_i = (i0 + i_vac * (1.0 - presence) + i_mil * (ms - 1.0)
                     + i_press * (pr - p0))
@@ -125,13 +124,15 @@ def _cells(P, tension, jump, attacks, strength, troop_ratio, base_open, mediatio
         inf = nbmath.clip(inf + i_rate * (target_i - inf), 0.0, 1.0)
         new_i[i, 0] = inf
         for j in range(R):
-            regional[i, j] = nbmath.clip(inf * shape[j] * (1.0 + 0.5 * pmf[j] * (ms - 1.0)),
+            rec_influence[i, j] = nbmath.clip(inf * shape[j] * (1.0 + 0.5 * pmf[j] * (ms - 1.0)),
                                          0.0, 1.0)
         n_open = 0
         for b in range(B):
             if base_open[i, b]:
                 n_open += 1
         bases = n_open / bases_ref
-        lev[i, 0] = nbmath.maximum(0.4 * np.sqrt(presence) + 0.3 * nbmath.minimum(bases, 1.5)
-                                   + 0.3 * mediation[i, 0] - (inf - i0), 0.0)
-    return new_p, new_i, lev, regional
+        lv = nbmath.maximum(0.4 * np.sqrt(presence) + 0.3 * nbmath.minimum(bases, 1.5)
+                            + 0.3 * mediation[i, 0] - (inf - i0), 0.0)
+        lev[i, 0] = lv
+        rec_leverage[i, 0] = lv
+    return new_p, new_i, lev
