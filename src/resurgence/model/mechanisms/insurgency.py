@@ -140,6 +140,7 @@ class Insurgency(Module):
         self._adj = th.adjacency.astype(float)
         self._P: np.ndarray | None = None  # per-run parameter matrix for the fused kernel (built at first step)
         self._Q: np.ndarray | None = None  # the same for the movement kernel
+        self._lead_den: np.ndarray | None = None
         s.fighters = p.is_fighters_0 * self._presence
         s.is_attacks = np.zeros((sim.n, sim.n_regions))
         s.detect = np.zeros((sim.n, sim.n_regions))
@@ -157,9 +158,10 @@ class Insurgency(Module):
         F = s.fighters
         if self._P is None:
             self._P = np.ascontiguousarray(np.column_stack([getattr(p, k)[:, 0] for k in _KERNEL_PARAMS]))
-        lead = _lead_factor(p, s.leadership)[:, 0]
-        syria = (np.broadcast_to(lv["syria_instability"], (sim.n, 1))
-                 * (1.0 + s.syria_excess))[:, 0]
+        if self._lead_den is None:  # the leadership factor's denominator (per run, constant)
+            self._lead_den = np.maximum(1.0 - p.lead_weight * (1.0 - _lead_ref(p)), 1e-12)
+        lead = ((1.0 - p.lead_weight * (1.0 - s.leadership)) / self._lead_den)[:, 0]  # _lead_factor
+        syria = nbmath.columns({"syria": lv["syria_instability"]}, sim.n)[:, 0] * (1.0 + s.syria_excess[:, 0])
         D, removed, attacks, infra, new, share_in, air_share, means = _cells(
             F, h.host, h.coord, sim.state.grievance.grievance, c.isr, c.planning, c.air, u,
             self._presence[0], self._border[0], float(sim.drivers.season_doy[t]),
@@ -167,7 +169,10 @@ class Insurgency(Module):
         if min(removed.min(), attacks.min(), new.min()) < 0:  # large means: rare
             samplers.fix_large(2, removed, F, means[0], u[..., 0])
             samplers.fix_large(1, attacks, means[1], p.attack_dispersion, u[..., 1])
-            infra = samplers.binomial(attacks, p.infra_share, u[..., 2])
+            # infrastructure hits of the cells whose attacks were just drawn (the others are
+            # the kernel's, the same numbers samplers.binomial gives)
+            _infra(infra, attacks, self._P[:, _KERNEL_PARAMS.index("infra_share")], u[..., 2])
+            samplers.fix_large(2, infra, attacks, p.infra_share, u[..., 2])
             samplers.fix_large(0, new, means[2], 0.0, u[..., 3])
         s.detect = D
         if self._Q is None:
@@ -257,6 +262,17 @@ def _cells(F, H, coord, G, isr, planning, air, u, presence, border, doy, syria, 
             means[1, i, j] = m_att
             means[2, i, j] = m_rec + m_in
     return D, removed, attacks, infra, new, share_in, air_share, means
+
+
+@numba.njit(cache=True, nogil=True)
+def _infra(infra, attacks, share, u):  # pragma: no cover - compiled
+    """Infrastructure hits ~ Binomial(attacks, share) of the cells flagged -1 (their attacks
+    took the large-mean branch), in place; -1 again where this draw takes it too."""
+    n, R = infra.shape
+    for i in range(n):
+        for j in range(R):
+            if infra[i, j] < 0:
+                infra[i, j] = samplers.binomial1(attacks[i, j], share[i], u[i, j])
 
 
 _MOVE_PARAMS = ("lead_recovery", "decap_rate", "violence_memory", "syria_excess_decay", "move_rate")
