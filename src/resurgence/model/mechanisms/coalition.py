@@ -166,7 +166,7 @@ class Coalition(Module):
         present = s.troops > 0
         # the elasticity terms stay in NumPy (its power and the C library's can differ in the
         # last bit), computed again only when the troop ratio moves; the rest is one kernel
-        if self._tf is None or not np.array_equal(base, self._tf_base):
+        if self._tf is None or self._tf_base is None or not np.array_equal(base, self._tf_base):
             self._tf = np.column_stack([(base ** getattr(p, f"elast_{e}"))[:, 0] for e in _ENABLERS])
             self._tf_base = base
         tf = self._tf
