@@ -209,7 +209,7 @@ _KERNEL_PARAMS = ("detect_host", "tips_grievance", "detect_isr", "detect_plannin
                   "syria_inflow", "interdiction", "allee_fighters", "backlash", "violence_ref")
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")  # x / 0 -> inf or nan, as in NumPy
 def _cells(F, H, coord, G, isr, planning, air, u, presence, border, doy, syria, lead, V,
            P):  # pragma: no cover
     """The weekly IS flows of every run and region, fused (the equations of docs/model.md):
@@ -233,6 +233,9 @@ def _cells(F, H, coord, G, isr, planning, air, u, presence, border, doy, syria, 
          a_k, infra_s, cap0, cap_g, rec, rec_space, inflow0, interd, allee, back,
          v_ref) = P[i]
         season = 1.0 + s_amp * np.cos(2.0 * np.pi * (doy - s_peak) / 365.25)
+        # the infrastructure share is the run's: its clamp, log1p and odds once per run
+        i_pp = min(max(infra_s, 0.0), 1.0 - 1e-12)
+        i_log, i_r = np.log1p(-i_pp), i_pp / (1.0 - i_pp)
         for j in range(R):
             f, h, g = F[i, j], H[i, j], G[i, j]
             isr_c = min(isr[i, j], 1.0)
@@ -248,7 +251,7 @@ def _cells(F, H, coord, G, isr, planning, air, u, presence, border, doy, syria, 
                      * (1.0 - isr_det * isr_c))
             a = samplers.negbin1(m_att, a_k, u[i, j, 1])
             attacks[i, j] = a
-            infra[i, j] = samplers.binomial1(a, infra_s, u[i, j, 2]) if a >= 0 else -1.0
+            infra[i, j] = samplers.binomial1p(a, i_pp, i_log, i_r, u[i, j, 2]) if a >= 0 else -1.0
             cap = cap0 * presence[j] * max(1.0 + cap_g * (g - 0.3), 0.1)
             a_j = allee * presence[j]
             allee_f = f / (f + a_j) if a_j > 0.0 else 1.0
