@@ -30,10 +30,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from resurgence.core import nbmath
 from resurgence.core.atomic import (
     atomic_output_path,
     atomic_write_bytes,
@@ -44,7 +46,7 @@ from resurgence.core.atomic import (
 from resurgence.core.errors import BundleError
 from resurgence.model.module import MetricSpec
 from resurgence.results import journal as jr
-from resurgence.results.quantiles import CellStore, bundle_quantiles, chunk_cells
+from resurgence.results.quantiles import CellStore, bundle_quantiles
 
 FORMAT = "resurgence-bundle/1"
 KEYS = ("scenario", "run", "week", "date", "region")
@@ -53,6 +55,66 @@ _WRITER_KEYS = ("format", "files", "metrics", "scenarios", "regions", "national_
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DICT = pa.dictionary(pa.int32(), pa.string())
 CELLS = "cells.tmp"  # scratch file of the quantile pass (deleted before the bundle is moved)
+
+
+_AGG = {"sum": 0, "mean": 1, "max": 2, "popmean": 3}
+
+
+@numba.njit(cache=True, nogil=True)
+def _layout_region(src, agg, given, full, block):  # pragma: no cover - compiled
+    """One regional metric of a chunk: ``src`` (runs, weeks, regions) into ``full`` (runs,
+    weeks, regions + 1) float32, the national row last, and into the cells x runs ``block``
+    (regions + 1, weeks, runs). The national row is the float64 sum (in NumPy's pairwise
+    order), mean or max of the regions, or ``given`` (agg 3). Returns whether every value is
+    finite."""
+    n, W, R = src.shape
+    row = np.empty(R)
+    finite = True
+    for i in range(n):
+        for w in range(W):
+            for j in range(R):
+                x = src[i, w, j]
+                row[j] = x
+                y = np.float32(x)
+                full[i, w, j] = y
+                block[j, w, i] = y
+                if not np.isfinite(y):
+                    finite = False
+            if agg == 0:
+                nat = nbmath.pairwise_sum(row)
+            elif agg == 1:
+                nat = nbmath.pairwise_sum(row) / R
+            elif agg == 2:
+                nat = row[0]
+                for j in range(1, R):
+                    nat = nbmath.maximum(nat, row[j])
+            else:
+                nat = given[i, w]
+            y = np.float32(nat)
+            full[i, w, R] = y
+            block[R, w, i] = y
+            if not np.isfinite(y):
+                finite = False
+    return finite
+
+
+@numba.njit(cache=True, nogil=True)
+def _layout_national(src, full, block):  # pragma: no cover - compiled
+    """One national metric of a chunk: ``src`` (runs, weeks) into the national rows of ``full``
+    (the others 0: null) and into ``block`` (weeks, runs). Returns whether all are finite."""
+    n, W = src.shape
+    R = full.shape[2] - 1
+    finite = True
+    for i in range(n):
+        for w in range(W):
+            for j in range(R):
+                full[i, w, j] = 0.0
+            y = np.float32(src[i, w])
+            full[i, w, R] = y
+            block[w, i] = y
+            if not np.isfinite(y):
+                finite = False
+    return finite
 
 
 def json_default(o: Any) -> Any:
@@ -144,6 +206,7 @@ class BundleWriter:
             self._journal = jr.Journal(self.tmp_dir, {"run_key": self.run_key})
         self._t0 = time.monotonic()
         self._key_cache: dict[tuple[str, int], dict[str, Any]] = {}
+        self._no_nat = np.zeros((0, 0))
         #: each chunk's cells x runs blocks for the quantiles, kept as the chunks are written
         self._cells: CellStore | None = CellStore(self.tmp_dir / CELLS)
         self._closed = False
@@ -268,14 +331,17 @@ class BundleWriter:
             if src.dtype not in (np.float32, np.float64):
                 src = src.astype(np.float64)
             full = np.empty((n, w, r + 1), dtype=np.float32)
+            # the chunk's rows (national row last) and its cells x runs block in one pass;
+            # a population-weighted national row comes from NumPy's matmul, as before
+            block = np.empty((r + 1, w, n) if m.level == "region" else (w, n), dtype=np.float32)
             with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused below
                 if m.level == "region":
-                    full[:, :, :r] = src
-                    full[:, :, r] = self._national(m, np.asarray(src, np.float64))
+                    given = (self._national(m, np.asarray(src, np.float64))
+                             if m.agg == "popmean" else self._no_nat)
+                    finite = _layout_region(src, _AGG[m.agg], given, full, block)
                 else:
-                    full[:, :, :r] = 0.0  # null: not stored
-                    full[:, :, r] = src
-            if not np.isfinite(full).all():
+                    finite = _layout_national(src, full, block)
+            if not finite:
                 bad = np.argwhere(~np.isfinite(full))[0]
                 raise BundleError(
                     f"metric {m.name!r}: non-finite value {full[tuple(bad)]} in scenario "
@@ -285,7 +351,7 @@ class BundleWriter:
             cols[m.name] = pa.Array.from_buffers(pa.float32(), rows, [valid, pa.py_buffer(full)],
                                                  null_count=rows - n * w if valid else 0)
             if self._cells is not None:
-                blocks[m.name] = chunk_cells(full, m.level)
+                blocks[m.name] = block.reshape(-1, n)
         arrays = [keys["scenario"], pa.array(np.repeat(runs.astype(np.int32), w * (r + 1))),
                   keys["week"], keys["date"], keys["region"], *(cols[m.name] for m in self.metrics)]
         table = pa.Table.from_arrays(arrays, schema=self._schema)
