@@ -70,8 +70,8 @@ def _layout_region(src, agg, given, full, block):  # pragma: no cover - compiled
     n, W, R = src.shape
     row = np.empty(R)
     finite = True
-    for i in range(n):
-        for w in range(W):
+    for w in range(W):  # the order the engine's week-major buffers are laid out in
+        for i in range(n):
             for j in range(R):
                 x = src[i, w, j]
                 row[j] = x
@@ -105,8 +105,8 @@ def _layout_national(src, full, block):  # pragma: no cover - compiled
     n, W = src.shape
     R = full.shape[2] - 1
     finite = True
-    for i in range(n):
-        for w in range(W):
+    for w in range(W):
+        for i in range(n):
             for j in range(R):
                 full[i, w, j] = 0.0
             y = np.float32(src[i, w])
