@@ -17,7 +17,7 @@ import numba
 import numpy as np
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@numba.njit(cache=True, nogil=True)
 def maximum(a, b):  # pragma: no cover - compiled
     if a != a:
         return a
@@ -26,7 +26,7 @@ def maximum(a, b):  # pragma: no cover - compiled
     return a if a > b else b
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@numba.njit(cache=True, nogil=True)
 def minimum(a, b):  # pragma: no cover - compiled
     if a != a:
         return a
@@ -35,7 +35,7 @@ def minimum(a, b):  # pragma: no cover - compiled
     return a if a < b else b
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@numba.njit(cache=True, nogil=True)
 def clip(x, lo, hi):  # pragma: no cover - compiled
     if x != x:
         return x

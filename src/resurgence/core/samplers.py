@@ -62,7 +62,7 @@ def _search_numpy(u: np.ndarray, p0: np.ndarray, a: np.ndarray, b: np.ndarray,
 
 if numba is not None:
 
-    @numba.njit(cache=True, nogil=True, inline="always")
+    @numba.njit(cache=True, nogil=True)
     def _search1(u, p, a, b, nm):  # pragma: no cover - compiled
         # the first two steps unrolled: b / 1 and b / 2 are b and b * 0.5 exactly, so the
         # most frequent steps need no division (the same numbers as the loop)
@@ -122,7 +122,7 @@ if numba is not None:
         pp = min(max(p, 0.0), 1.0 - 1e-12)
         return binomial1p(n, pp, np.log1p(-pp), pp / (1.0 - pp), u)
 
-    @numba.njit(cache=True, nogil=True, inline="always")
+    @numba.njit(cache=True, nogil=True)
     def binomial1p(n, pp, log_q, r, u):  # pragma: no cover - compiled
         """:func:`binomial1` with the clamped ``pp``, ``log1p(-pp)`` and ``pp / (1 - pp)``
         given (the same numbers, for a ``p`` shared by many draws)."""

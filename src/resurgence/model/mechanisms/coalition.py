@@ -146,7 +146,8 @@ class Coalition(Module):
         hz = self._no_hz
         if sim.elapsed(t) > 0 and B and (hazard is None or hazard[t]):
             attacks = sim.state.militia.militia_attacks_us[:, self._base_region]  # last week's, (n, B)
-            hz = 1.0 - np.exp(-p.closure_hazard_per_attack * attacks)  # NumPy's exp, as before
+            hz = np.ascontiguousarray(  # NumPy's exp, as before (C order: one kernel signature)
+                1.0 - np.exp(-p.closure_hazard_per_attack * attacks))
         if self._pre is None:  # per-run parameters of the kernels (built at the first step)
             self._pre = np.ascontiguousarray(p.troops_ref[:, 0])
             self._no_hz = np.zeros((sim.n, 0))
@@ -156,7 +157,8 @@ class Coalition(Module):
             responsive, np.asarray(sim.state.politics.pressure, dtype=np.float64),
             float(pol.expel_threshold), 1.0 / pol.exit_weeks if responsive else 0.0,
             s.exit_started, s.exit_frac, nbmath.columns({"troops": lv["troops"]}, sim.n)[:, 0],
-            self._pre, s.base_closed, hz, sim.u_national(N, t), sim.drivers.base_open[t],
+            self._pre, s.base_closed, hz, np.ascontiguousarray(sim.u_national(N, t)),
+            sim.drivers.base_open[t],
             self._open if self._open is not None else open_placeholder(sim.n, B),
             self._open is None, sim.out("us_troops", t), sim.out("bases_open", t))
         s.base_open = open_

@@ -154,7 +154,7 @@ class Insurgency(Module):
     def step(self, sim, t: int) -> None:
         s, p, lv = sim.state.insurgency, sim.params.insurgency, sim.levers(t)
         h, c = sim.state.host, sim.state.coalition
-        u = sim.u_region(N, t)
+        u = np.ascontiguousarray(sim.u_region(N, t))  # C order whatever the chunk: one kernel signature
         F = s.fighters
         if self._P is None:
             self._P = np.ascontiguousarray(np.column_stack([getattr(p, k)[:, 0] for k in _KERNEL_PARAMS]))

@@ -87,11 +87,11 @@ class Militia(Module):
         if self._P is None:  # per-run parameters of the kernel (built at the first step)
             self._P = np.ascontiguousarray(np.column_stack([getattr(p, k)[:, 0] for k in _KERNEL_PARAMS]))
         tension = nbmath.columns({"us_iran_tension": lv["us_iran_tension"]}, sim.n)[:, 0]
-        u = sim.u_region(N, t)[..., 0]
+        u = np.ascontiguousarray(sim.u_region(N, t)[..., 0])  # C order: one kernel signature
         strength, camp, attacks, flagged = _cells(
             self._P, tension, np.asarray(c.troops, dtype=np.float64),
             np.asarray(c.troop_ratio, dtype=np.float64), np.asarray(c.base_open),
-            s.militia_strength, s.campaign, sim.u_national(N, t)[:, 0], u,
+            s.militia_strength, s.campaign, np.ascontiguousarray(sim.u_national(N, t)[:, 0]), u,
             float(sim.drivers.campaign_force[t]), self._base_index, self._convoy[0], self._capital[0],
             sim.out("militia_strength", t), sim.out("militia_campaign", t))
         if flagged:  # large means (rare): the moment-matched gamma quantile, as samplers do

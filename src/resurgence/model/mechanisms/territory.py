@@ -74,7 +74,7 @@ class Territory(Module):
     def step(self, sim, t: int) -> None:
         s, p, st = sim.state.territory, sim.params.territory, sim.state
         c, coord, G = st.coalition, st.host.coord, st.grievance.grievance
-        u = sim.u_region(N, t)
+        u = np.ascontiguousarray(sim.u_region(N, t))  # C order whatever the chunk: one kernel signature
         if self._P is None:
             self._P = np.ascontiguousarray(
                 np.column_stack([getattr(p, k)[:, 0] for k in _KERNEL_PARAMS]))
