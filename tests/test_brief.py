@@ -239,3 +239,34 @@ def test_variants_are_scenario_files_with_the_ramp():
         pts = [p for p in sc.schedule(lever) if p[0].isoformat() >= RAMP[0]]
         assert [p[0].isoformat() for p in pts] == list(RAMP) and [v for _, v in pts] == [1.0, 0.0]
         assert sc.base == "announced-2500"
+
+
+def test_limits_report_the_stored_backtest_source_by_source(brief, monkeypatch):
+    """The brief's limits say, per source, whether the default forecast beat the best naive
+    rule in the stored backtest, with its numbers, and which sources could not be scored;
+    without a stored backtest they say its skill is unknown."""
+    from resurgence.calibration import blend
+    from resurgence.report import content
+
+    data, out = brief
+    html = (out / "brief.html").read_text(encoding="utf-8")
+    stored = blend.packaged_weights("iraq-2020")["verdict"]
+    assert len(stored) == 4
+    s = content.backtest_sentence()
+    assert s in html.replace("&#x27;", "'")
+    for r in stored:
+        assert r["label"] in s
+        if r["met"] is not None:
+            assert f"{r['crps']:.1f} against {r['best_naive_crps']:.1f}" in s
+    fake = {"origins": ["2018-07-01", "2020-06-01"], "verdict": [
+        {"label": "A", "n": 9, "crps": 2.0, "best_naive": "no-change", "best_naive_crps": 1.0,
+         "cover80": 0.95, "crps_met": False, "coverage_met": False, "met": False},
+        {"label": "B", "n": 1, "crps": 2.0, "best_naive": "no-change", "best_naive_crps": 1.0,
+         "cover80": 1.0, "crps_met": None, "coverage_met": None, "met": None}]}
+    monkeypatch.setattr(blend, "packaged_weights", lambda case: fake)
+    s = content.backtest_sentence()
+    assert "A worse, mean CRPS 2.0 against 1.0 (no-change)" in s and "outside the 70-90%" in s
+    assert "B not scored (1 target after" in s and "2 origins, 2018-07 to 2020-06" in s
+    monkeypatch.setattr(blend, "packaged_weights", lambda case: {"weights": {}})
+    assert "unknown" in content.backtest_sentence()
+    assert content.limits()[-1] == content.LIMITS[-1]

@@ -286,12 +286,51 @@ def test_forecasts_carry_the_musings_ratio_and_widen_with_its_walk():
     ps_, pe_ = month_bounds(dt.date(2020, 12, 1), 36)
     runs = np.arange(400)
     held = ParamSet.defaults(full_specs(), 400).with_overrides(
-        {"musings_drift": np.full(400, -0.8), "musings_walk": np.zeros(400)})
+        {"musings_drift": np.full(400, -0.8), "musings_walk": np.zeros(400),
+         "musings_persist": np.zeros(400)})
     m = musings_path(held, runs, win, ps_, pe_, seed=3)
     assert np.allclose(m, m[0, 0]) and m[0, 0] == pytest.approx(np.exp(-0.8), rel=0.02)
+    # the drift goes on after the last report, damped: drift x p x (1 - exp(-s / p)) more
+    since = ((ps_.astype(float) + pe_.astype(float)) / 2 - win[1].astype(float)) / 365.25
+    for p in (0.5, 2.0):
+        go = np.log(musings_path(held.with_overrides({"musings_persist": np.full(400, p)}),
+                                 runs, win, ps_, pe_, seed=3))
+        np.testing.assert_allclose(go[0] - np.log(m[0]), -0.8 * p * (1 - np.exp(-since / p)),
+                                   rtol=1e-9)
+        assert (np.diff(go[0]) < 0).all() and go[0, -1] - np.log(m[0, -1]) > -0.8 * p
+    rising = held.with_overrides({"musings_drift": np.full(400, 0.5),
+                                  "musings_persist": np.full(400, 1.0)})
+    assert (np.diff(musings_path(rising, runs, win, ps_, pe_, seed=3)[0]) > 0).all()
     walk = held.with_overrides({"musings_walk": np.full(400, 0.3)})
     w = np.log(musings_path(walk, runs, win, ps_, pe_, seed=3))
     sd_first, sd_last = w[:, 0].std(), w[:, -1].std()
     # ~0.3 * sqrt(years since the last report): ~0.29 after 0.95 years, ~0.6 after 3.9
     assert 0.22 < sd_first < 0.36 and 0.5 < sd_last < 0.72
     np.testing.assert_array_equal(w, np.log(musings_path(walk, runs, win, ps_, pe_, seed=3)))
+
+
+def test_ucdp_event_noise_is_bounded_by_the_months_before_the_first_origin():
+    """The reporting noise of UCDP's state-based events is no wider than the months before
+    2018 show (their variance around a 5-month moving mean, which also holds the attacks'
+    own noise), and narrower than that of deaths, whose months swing with one attack's toll."""
+    from resurgence.calibration import obsmodel
+
+    obs = case_observations(IRAQ_2020, dt.date(2017, 12, 31), published_before=dt.date(2018, 7, 1))
+    sizes = {}
+    for metric in ("sb_events", "sb_deaths"):
+        y = (obs[(obs["source"] == "ged_cm") & (obs["metric"] == metric) & (obs["region"] == "IQ")
+                 & (obs["period_start"] >= "2010-01-01") & (obs["period_start"] < "2014-01-01")]
+             .sort_values("period_start")["value"].astype(float).reset_index(drop=True))
+        assert len(y) == 48, metric
+        lev = y.rolling(5, center=True, min_periods=3).mean()
+        var = float(((y - lev) ** 2).mean() * 5 / 4)
+        sizes[metric] = float(lev.mean()) ** 2 / (var - float(lev.mean()))
+    events, deaths = obsmodel.dispersion("ged_cm", "sb_events"), obsmodel.dispersion("ged_cm", "sb_deaths")
+    assert events == pytest.approx(sizes["sb_events"], rel=0.05)  # the documented derivation
+    assert deaths <= sizes["sb_deaths"] and deaths < events
+    # a row's noise reads its metric: events and deaths of the same source differ
+    ged = obs[(obs["source"] == "ged_cm") & (obs["period_start"] >= "2017-01-01")]
+    weeks = np.arange(np.datetime64("2017-01-02"), np.datetime64("2018-01-01"), 7)
+    d = obsmodel.design(ged, weeks, ("IQ-BG",), "IQ")
+    assert len(d.rows) > 0 and set(d.dispersion.tolist()) == {events, deaths}
+    assert (d.dispersion[(d.rows["metric"] == "sb_events").to_numpy()] == events).all()

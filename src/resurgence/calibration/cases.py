@@ -58,7 +58,7 @@ IRAQ_2020 = Case(
         "sb_deaths_background", "sb_events_per_attack", "sb_events_background",
         "is_events_per_attack",
     ),
-    forecast_only=("musings_walk",),
+    forecast_only=("musings_walk", "musings_persist"),
     prior_overrides={
         # January 2018: estimates swing from ~1,000 (coalition, Dec 2017) to 15,500-17,100
         # (Lead IG, mid-2018, incl. supporters): a wide prior centred on a few thousand

@@ -55,21 +55,28 @@ def month_bounds(start: dt.date, months: int) -> tuple[np.ndarray, np.ndarray]:
 def musings_path(params: ParamSet, run_ids, window, ps, pe, seed: int) -> np.ndarray:
     """``(n, M)`` multiplier of ``rate_musings`` in each forecast month: the ratio reached at
     Musings' last report (``musings_drift`` across its reports, see
-    :func:`resurgence.calibration.obsmodel.musings_ratio`), then a random walk of
-    ``musings_walk`` per sqrt(year) from that date (each run's own stream)."""
+    :func:`resurgence.calibration.obsmodel.musings_ratio`), then the drift going on, damped,
+    with e-folding time ``musings_persist`` (years): ``drift * p * (1 - exp(-s / p))`` more
+    on the log scale ``s`` years after the last report (a damped trend; 0 where
+    ``musings_persist`` is absent or 0), and a random walk of ``musings_walk`` per
+    sqrt(year) from that date (each run's own stream)."""
     n, M = len(run_ids), len(ps)
     drift = params.values["musings_drift"] if "musings_drift" in params.values else np.zeros(n)
     walk = params.values["musings_walk"] if "musings_walk" in params.values else np.zeros(n)
+    persist = (params.values["musings_persist"] if "musings_persist" in params.values
+               else np.zeros(n))
     if window is None:
         return np.ones((n, M))
     held = obsmodel.musings_ratio(np.array([window[1] - 3]), window, drift)  # (n, 1)
     mid = (ps.astype("datetime64[D]").astype(float) + pe.astype("datetime64[D]").astype(float)) / 2
     since = np.maximum(mid - window[1].astype("datetime64[D]").astype(float), 0.0) / 365.25
+    p = np.maximum(np.asarray(persist, float), 0.0)[:, None]
+    damped = p * -np.expm1(-since[None, :] / np.where(p > 0, p, 1.0))  # (n, M), 0 where p = 0
     dt_ = np.diff(np.concatenate([[0.0], since]))
     z = np.stack([np.random.Generator(np.random.PCG64(np.random.SeedSequence(
         seed, spawn_key=(int(r), 2)))).standard_normal(M) for r in run_ids])
     bm = np.cumsum(np.sqrt(dt_)[None, :] * z, axis=1)
-    return held * np.exp(walk[:, None] * bm)
+    return held * np.exp(np.asarray(drift, float)[:, None] * damped + walk[:, None] * bm)
 
 
 def _monthly(arrays, params: ParamSet, run_ids, *, weeks0: np.datetime64, ps, pe, pop, seed,
@@ -99,9 +106,9 @@ def _monthly(arrays, params: ParamSet, run_ids, *, weeks0: np.datetime64, ps, pe
     nat_is = isa.sum(axis=2)
     pp = {k: v[:, None] for k, v in params.values.items()}
     deaths = obsmodel.draw(pp["sb_deaths_per_attack"] * nat_is + pp["sb_deaths_background"] * months,
-                           obsmodel.DISPERSION["ged_cm"], u[:, :, R, 2])
+                           obsmodel.dispersion("ged_cm", "sb_deaths"), u[:, :, R, 2])
     events = obsmodel.draw(pp["sb_events_per_attack"] * nat_is + pp["sb_events_background"] * months,
-                           obsmodel.DISPERSION["ged_cm"], u[:, :, R + 1, 2])
+                           obsmodel.dispersion("ged_cm", "sb_events"), u[:, :, R + 1, 2])
     out = np.full((n, M, R + 1, len(SERIES)), np.nan)
     w = pop / pop.sum()
     for j, (reg, nat) in enumerate([
@@ -191,7 +198,7 @@ def simulate_forecast(case: str = "iraq-2020", scenario: str | Path | Scenario =
     th = load_theatre(c.theatre)
     known = case_observations(c, post.until, published_before=post.until + dt.timedelta(days=1))
     fn = partial(_monthly, weeks0=np.datetime64(start, "D"), ps=ps, pe=pe, pop=th.population,
-                 seed=seed, window=obsmodel.drift_window(known))
+                 seed=seed, window=obsmodel.drift_window(known, start=post.start))
     params = post.paramset(np.arange(runs), overrides=sc.params or None)
     # runs start from each draw's filtered state on the origin where the posterior carries
     # one (no history to re-simulate), else they simulate the history from its start

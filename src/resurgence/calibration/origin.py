@@ -37,7 +37,7 @@ import pandas as pd
 from scipy import special
 
 from resurgence.calibration.cases import Case, case_observations
-from resurgence.calibration.obsmodel import DISPERSION, MAPPING, drift_window, musings_ratio
+from resurgence.calibration.obsmodel import MAPPING, dispersion, drift_window, musings_ratio
 from resurgence.calibration.periods import SOURCES, partition
 from resurgence.core.atomic import atomic_write_bytes
 from resurgence.core.errors import PosteriorError
@@ -117,8 +117,10 @@ class _Reports:
     drift_window: tuple[np.datetime64, np.datetime64] | None = None
 
 
-def reports(obs: pd.DataFrame, grid: WeekGrid) -> _Reports:
-    """Each source's non-overlapping national periods inside the simulated weeks."""
+def reports(obs: pd.DataFrame, grid: WeekGrid, start: dt.date | None = None) -> _Reports:
+    """Each source's non-overlapping national periods inside the simulated weeks; the
+    Musings drift window from ``start`` (the posterior's start, as in the fit; default the
+    grid's)."""
     first = grid.start.replace(day=1)
     if grid.start.day != 1:  # the first whole month on the grid
         first = (pd.Timestamp(first) + pd.offsets.MonthBegin(1)).date()
@@ -148,8 +150,8 @@ def reports(obs: pd.DataFrame, grid: WeekGrid) -> _Reports:
     complete = np.array([int(np.flatnonzero(W[:, k])[-1]) + 1 for k in range(K)], dtype=int)
     return _Reports(np.array([r[1] for r in rows]), W, q, rate, bg,
                     np.array([r[3] for r in rows], dtype=float),
-                    np.array([DISPERSION[r[0][0]] for r in rows]), complete,
-                    [r[4] for r in rows], ws, drift_window(obs))
+                    np.array([dispersion(*r[0]) for r in rows]), complete,
+                    [r[4] for r in rows], ws, drift_window(obs, start=start or grid.start))
 
 
 def _loglik(rep: _Reports, cols: np.ndarray, rec: dict[str, np.ndarray], t: int,
@@ -210,7 +212,7 @@ def filter_origin(post, case: Case, *, particles: int = 8, seed: int = 20201201,
     if obs is None:
         obs = case_observations(case, until=post.until, published_before=origin)
     grid = WeekGrid(hist.start, off)
-    rep = reports(obs, grid)
+    rep = reports(obs, grid, post.start)
     times = sorted(set(rep.complete.tolist()))
     D, K = post.size, particles
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(1 << 30,))))

@@ -197,7 +197,9 @@ def backtest_cmd(
                 "series, shrunk towards 0.5 by 10 pseudo-targets",
         "source": f"resurgence backtest --case {case} --horizon {horizon} --particles {particles} --generations {generations} --runs {runs} --seed {seed}",
         "origins": sorted({str(o) for o in res.scores["origin"]}),
-        "weights_used_at_each_origin": res.weights}, indent=2) + "\n")
+        "weights_used_at_each_origin": res.weights,
+        "verdict": verdict.to_dict(orient="records") if simulator else []},
+        indent=2, default=str) + "\n")
     atomic_write_text(out / "backtest.json", json.dumps({
         "by_source": by.to_dict(orient="records"), "summary": summ.to_dict(orient="records"),
         "verdict": verdict.to_dict(orient="records"),

@@ -27,10 +27,43 @@ LIMITS = [
     "threshold), not an observed quantity; the 2011 case tests it only qualitatively.",
     "Policy levers are exogenous except the optional responsive exit; no US or Iraqi reaction "
     "to rising violence (e.g. troops returning, as in 2014) is modelled in these scenarios.",
-    "Backtests show the model beats persistence on UCDP series but misses the spring 2020 surge "
-    "in CTC attacks when the pandemic was not foreseen; see the calibration docs.",
     fmt.FIXED_NOTE,
 ]
+
+
+def backtest_sentence(case: str = "iraq-2020") -> str:
+    """What the rolling-origin backtest found for the default forecast, source by source,
+    from the verdict stored with the blend weights (``resurgence backtest``)."""
+    from resurgence.calibration.blend import packaged_weights
+
+    pw = packaged_weights(case)
+    rows = pw.get("verdict") or []
+    if not rows:
+        return ("No backtest of the default forecast is stored with the package "
+                "(`resurgence backtest`); its skill against naive rules is unknown.")
+    origins = pw.get("origins") or []
+    span = f" ({len(origins)} origins, {origins[0][:7]} to {origins[-1][:7]})" if origins else ""
+    parts = []
+    for r in rows:
+        label = str(r["label"])
+        if r.get("met") is None:
+            parts.append(f"{label} not scored ({r['n']} target{'s' if r['n'] != 1 else ''} "
+                         "after the source's first publication)")
+            continue
+        better = "better" if r["crps_met"] else "worse"
+        cov = "" if r["coverage_met"] else ", outside the 70-90% asked"
+        parts.append(f"{label} {better}, mean CRPS {r['crps']:.1f} against {r['best_naive_crps']:.1f} "
+                     f"({r['best_naive']}), 80% intervals covering {r['cover80']:.0%} of "
+                     f"{r['n']} targets{cov}")
+    return ("The default forecast (the blend) against the best naive rule in the rolling-origin "
+            f"backtest{span}, each origin seeing only what had been published before it (mean "
+            "CRPS in the target's own counts, lower is better): "
+            + "; ".join(parts) + ". See docs/calibration.md.")
+
+
+def limits(case: str = "iraq-2020") -> list[str]:
+    """The brief's limits, the backtest's finding among them."""
+    return [*LIMITS[:-1], backtest_sentence(case), LIMITS[-1]]
 
 #: series and scales: every number in the brief is on one of these
 SCALES = [

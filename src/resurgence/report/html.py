@@ -69,7 +69,7 @@ def render_html(data: BriefData, folder: Path) -> Path:
         "<h2>Bottom line</h2>", _p(ct.bottom_line(data), "bottom"),
         "<h2>The three pathways</h2>", _ul(ct.pathway_sentences(data)),
         _table(ct.pathway_table(data)), _p(ct.levels_sentence(data), "note"),
-        "<h2>Limits</h2>", _ul(ct.LIMITS),
+        "<h2>Limits</h2>", _ul(ct.limits()),
         "<h2>The source's claims, checked</h2>", _p(ct.verdict_headline(data), "note"),
         _table(ct.verdict_counts(data)),
         f"<p>Findings (the part of a verdict after the category):</p><ul>{verdicts}</ul>",

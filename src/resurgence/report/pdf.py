@@ -75,7 +75,7 @@ def render_pdf(data: BriefData, folder: Path) -> Path:
              *section("The three pathways", *(p(s) for s in ct.pathway_sentences(data)),
                       Spacer(1, 6), table(pt, [3.0, 5.0, 3.5] + [3.5] * (len(pt.columns) - 3)),
                       p(ct.levels_sentence(data), small)),
-             *section("Limits", *(p("• " + s) for s in ct.LIMITS)),
+             *section("Limits", *(p("• " + s) for s in ct.limits())),
              *section("The source's claims, checked", p(ct.verdict_headline(data)),
                       table(vc, [3.0, 14.0] + [2.0] * (len(vc.columns) - 2)),
                       *(p(f"{k}: {v}.", small) for k, v in ct.VERDICTS.items()), Spacer(1, 6),
