@@ -316,6 +316,56 @@ def run_child(a: argparse.Namespace, runs: int, workers: int, out: Path | None =
     return r
 
 
+# --- 3b. interleaved: engine, floor and Mesa under the same machine conditions ---------------
+def bench_interleaved(scenario: str, weeks: int, chunk_size: int, seed: int, laws: list[tuple],
+                      rounds: int, mesa: bool) -> dict:
+    """``rounds`` times, one after the other: an engine chunk of ``chunk_size`` runs, the
+    floor (a) and (b) of that chunk, and (if ``mesa``) one Mesa run, each by CPU time. On a
+    shared machine the load drifts over a benchmark; ratios of these sums compare the parts
+    under the same conditions (each round within about a second)."""
+    sc, th, drivers = inputs(scenario, weeks)
+    columns = Sim(sc, th, default_params(1), [0], seed, drivers).columns
+    ref = reference() if mesa else None
+    R = th.n_regions
+    tot = {"engine": 0.0, "a": 0.0, "b": 0.0, "mesa": 0.0}
+    mesa_rw = 0
+    for r in range(rounds):
+        ids = np.arange(r * chunk_size, (r + 1) * chunk_size)
+        c0 = time.process_time()
+        out = simulate_chunk(sc, th, default_params(len(ids)), ids, seed)
+        tot["engine"] += time.process_time() - c0
+        del out
+        c0 = time.process_time()
+        U = np.empty((len(ids), sc.weeks, columns), dtype=np.float32)
+        for i, run in enumerate(ids):
+            run_generator(seed, int(run)).random(out=U[i], dtype=np.float32)
+        del U
+        tot["a"] += time.process_time() - c0
+        rng = np.random.default_rng([seed, r])
+        size = (len(ids), weeks, R)
+        c0 = time.process_time()
+        for kind, _label, a, b in laws:
+            if kind == "poisson":
+                rng.poisson(a, size=size)
+            elif kind == "negbin":
+                rng.negative_binomial(b, b / (b + np.maximum(a, 1e-12)), size=size)
+            else:
+                rng.binomial(a.astype(np.int64), np.clip(b, 0.0, 1.0), size=size)
+        tot["b"] += time.process_time() - c0
+        if ref is not None:
+            m = ref.run_reference(1, scenario, weeks, seed=seed + 7919 * r)
+            tot["mesa"] += m["cpu_s"]
+            mesa_rw += m["region_weeks"]
+    rw = rounds * chunk_size * weeks * R
+    out = {"rounds": rounds, "chunk_size": chunk_size, "cpu_s": tot,
+           "engine_over_a_plus_b": tot["engine"] / (tot["a"] + tot["b"]),
+           "engine_us_per_region_week": tot["engine"] / rw * 1e6}
+    if ref is not None:
+        out["mesa_us_per_region_week"] = tot["mesa"] / mesa_rw * 1e6
+        out["mesa_speedup"] = out["mesa_us_per_region_week"] / out["engine_us_per_region_week"]
+    return out
+
+
 # --- 4. Mesa --------------------------------------------------------------------------------
 def bench_mesa(a: argparse.Namespace) -> dict:
     ref = reference()
@@ -396,6 +446,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=20201130)
     ap.add_argument("--json", type=Path, default=None, help="write all figures here")
     ap.add_argument("--skip", default="", help="comma list of: ensemble,bundle,mesa,profile")
+    ap.add_argument("--interleave", type=int, default=0,
+                    help="also this many rounds of engine chunk, its floor and one Mesa run, "
+                         "alternating (ratios under the same load; 0 = skip)")
     ap.add_argument("--child", choices=["ensemble"], help=argparse.SUPPRESS)
     ap.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--out", default=None, help=argparse.SUPPRESS)
@@ -434,6 +487,10 @@ def main(argv: list[str] | None = None) -> int:
                         "engine_over_a_plus_b": eng["wall_s"] / floor_ab,
                         "cpu_engine_over_a": eng["cpu_s"] / fa["cpu_s"],
                         "cpu_engine_over_a_plus_b": eng["cpu_s"] / (fa["cpu_s"] + fb["cpu_s"])}
+    if a.interleave:
+        log(f"interleaved: {a.interleave} rounds of engine chunk, floor and Mesa run ...")
+        res["interleaved"] = bench_interleaved(a.scenario, a.weeks, a.chunk_size, a.seed, laws,
+                                               a.interleave, "mesa" not in skip)
     # (c) for reference: floor (a) plus the engine's own inversion samplers at typical means
     inv_s = sum(r["engine_ns"] for r in res["samplers"]) * 1e-9 * rw
     res["rng_floor"]["c_a_plus_engine_samplers_s"] = fa["wall_s"] + inv_s
@@ -527,6 +584,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'measurement':44s} {'wall s':>9s} {'region-weeks/s':>15s}")
     for name, wall, rate in rows:
         print(f"{name:44s} {wall:9.2f} {rate:15,.0f}")
+    if "interleaved" in res:
+        iv = res["interleaved"]
+        print(f"interleaved ({iv['rounds']} rounds of a {iv['chunk_size']}-run chunk, CPU s): engine "
+              f"{iv['cpu_s']['engine']:.2f}, floor (a) {iv['cpu_s']['a']:.2f}, (b) {iv['cpu_s']['b']:.2f}: "
+              f"engine / (a)+(b) = {iv['engine_over_a_plus_b']:.2f}x"
+              + (f"; Mesa {iv['mesa_us_per_region_week']:.1f} vs engine "
+                 f"{iv['engine_us_per_region_week']:.3f} us/region-week: {iv['mesa_speedup']:.0f}x"
+                 if "mesa_speedup" in iv else ""))
     fl = res["rng_floor"]
     print(f"(CPU time: engine {eng['cpu_s']:.2f} s = {rw / eng['cpu_s']:,.0f} region-weeks/s, "
           f"floor (a) {fa['cpu_s']:.2f} s, floor (b) {fb['cpu_s']:.2f} s; by CPU time engine / "

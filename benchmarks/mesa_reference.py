@@ -3,7 +3,11 @@
 One :class:`mesa.Model` per run, one :class:`mesa.Agent` per governorate and per US/coalition
 base, stepping weekly through the same module order as :data:`resurgence.model.sim.PLAN`
 (coalition, host, militia, insurgency, territory, grievance, politics) with the same
-equations and default parameters as ``src/resurgence/modules/*.py``. Everything is scalar
+equations and default parameters as ``src/resurgence/model/mechanisms/*.py``, the decline
+mechanisms included (Allee recruitment, leadership attrition and recovery, backlash through
+remembered violence, the Syrian pool; host adaptation; foreign presence as a grievance).
+The posture switch (``posture_response``) is left out: at its default of 1 it changes
+nothing. Everything is scalar
 Python: each agent keeps its own state in attributes, stochastic flows are per-agent draws
 from the model's generators (``self.random`` for uniforms, ``self.rng`` for counts, with
 exact NumPy samplers rather than the engine's inversion; no common random numbers), and a
@@ -104,6 +108,9 @@ class Governorate(mesa.Agent):
         self.villages = p["villages_0"] * self.is_presence
         self.collapsed = 0.0
         self.grievance = self.grievance_target(1.0, 0.0)
+        # remembered IS violence per million people: the expected attacks at half ISR cover
+        self.violence = (p["attack_rate"] * self.fighters * (1.0 - 0.5 * p["isr_deterrence"])
+                         / self.pop_m)
         # recorded flows
         self.is_attacks_infra = self.is_removed = self.is_removed_air = 0.0
         self.is_recruits = self.is_inflow = self.villages_cleared = 0.0
@@ -161,19 +168,24 @@ class Governorate(mesa.Agent):
         p_rem = 1.0 - math.exp(-D * (ground + air))
         removed = m.binomial(F, p_rem)
         gap = max(1.0 - H, 0.0)
-        mean_att = (p["attack_rate"] * F * m.season * (1.0 + p["attack_space"] * gap)
+        mean_att = (p["attack_rate"] * F * m.season * m.lead_factor * (1.0 + p["attack_space"] * gap)
                     * (1.0 - p["isr_deterrence"] * min(self.isr, 1.0)))
         attacks = m.negbin(mean_att, p["attack_dispersion"])
         self.is_attacks_infra = m.binomial(attacks, p["infra_share"])
         cap = p["is_capacity"] * self.is_presence * max(
             1.0 + p["capacity_grievance"] * (self.grievance - 0.3), 0.1)
+        a_j = p["allee_fighters"] * self.is_presence  # recruiting needs a critical mass
+        allee = F / (F + a_j) if a_j > 0 else 1.0
+        backlash = clip(math.exp(-p["backlash"] * (self.violence - p["violence_ref"])), 0.25, 4.0)
         rec_mean = (p["recruit_rate"] * F * max(1.0 - F / cap, 0.0) if cap > 0 else 0.0) * (
-            (1.0 + p["recruit_space"] * gap) * (1.0 + self.grievance - 0.3))
+            (1.0 + p["recruit_space"] * gap) * (1.0 + self.grievance - 0.3)) * allee * backlash
         inflow_mean = (p["syria_inflow"] * self.border * lv["syria_instability"]
-                       * (1.0 - p["interdiction"] * min(self.isr, 1.0)))
+                       * (1.0 + m.syria_excess) * (1.0 - p["interdiction"] * min(self.isr, 1.0)))
         new = m.poisson(rec_mean + inflow_mean)
         share_in = inflow_mean / max(rec_mean + inflow_mean, 1e-12)
+        self.violence += p["violence_memory"] * (attacks / self.pop_m - self.violence)
         self.fighters = max(F - removed, 0.0) + new + m.drivers.is_surge[m.t, self.index]
+        self._fighters_before = F
         self.is_attacks = attacks
         self.is_removed = removed
         self.is_removed_air = removed * air / max(ground + air, 1e-12)
@@ -213,11 +225,11 @@ class Governorate(mesa.Agent):
             self.collapsed = 1.0 - self.collapsed
 
     # -- grievance ---------------------------------------------------------------------
-    def grievance_target(self, militia: float, harm: float) -> float:
+    def grievance_target(self, militia: float, harm: float, presence: float = 0.0) -> float:
         p = self.model.p
         return clip(p["grievance_base"] + p["grievance_reconstruction"] * self.reconstruction_gap
                     + p["grievance_militia"] * self.pmf * (1.0 - self.iran_affinity) * militia
-                    + p["harm_weight"] * harm, 0.0, 1.0)
+                    + p["harm_weight"] * harm + p["presence_grievance"] * presence, 0.0, 1.0)
 
     def step_grievance(self) -> None:
         p = self.model.p
@@ -226,7 +238,8 @@ class Governorate(mesa.Agent):
         if self.model.t == 0:  # harm is measured against the first simulated week's operations
             self._harm0 = harm
         harm -= self._harm0
-        target = self.grievance_target(self.model.militia_strength, harm)
+        presence = clip(self.model.troops / p["troops_ref"], 0.0, 2.0) - 1.0  # foreign presence
+        target = self.grievance_target(self.model.militia_strength, harm, presence)
         self.grievance += p["grievance_rate"] * (target - self.grievance)
 
     # -- politics ----------------------------------------------------------------------
@@ -262,7 +275,14 @@ class ResurgenceModel(mesa.Model):
         self.troop_factor: dict[str, float] = {}
         self.open_bases: list[Base] = []
         self.capability = 1.0
+        self.adaptation, self.train_ref = 0.0, None  # host adaptation to lost training
         self.be_coord = self._be_target(self.lv["mediation"])
+        # IS leadership capacity starts at its reference level; the Syrian pool's excess
+        lr, decap = p["lead_recovery"], p["decap_rate"]
+        self.lead_ref = lr / max(lr + decap * p["lead_removal_ref"], 1e-12)
+        self.leadership = self.lead_ref
+        self.lead_factor = 1.0
+        self.syria_excess = p["syria_excess_0"]
         self.militia_strength, self.campaign = 1.0, False
         self.is_holds_ground = 0.0
         self.pressure, self.influence, self.leverage = p["pressure_0"], p["influence_0"], 0.0
@@ -326,7 +346,12 @@ class ResurgenceModel(mesa.Model):
     def _host(self) -> None:
         p = self.p
         train = sum(g.training * g.weight for g in self.governorates if g.federal) / self._federal_weight
-        g = (p["cap_growth"] + p["cap_growth_training"] * min(train, 1.0)) / 52.0
+        if self.train_ref is None:  # training in the first simulated week
+            self.train_ref = max(train, 1e-9)
+        lost = clip(1.0 - train / self.train_ref, 0.0, 1.0)
+        self.adaptation += p["adaptation_rate"] * (lost - self.adaptation)
+        g = (p["cap_growth"] + p["cap_growth_training"] * min(train, 1.0)
+             + p["host_adaptation"] * self.adaptation) / 52.0
         self.capability += g * self.capability * (1.0 - self.capability / p["cap_max"])
         self.be_coord += p["be_rate"] * (self._be_target(self.mediation) - self.be_coord)
         self.agents_by_type[Governorate].do("step_host")
@@ -353,8 +378,18 @@ class ResurgenceModel(mesa.Model):
         p = self.p
         doy = float(self.drivers.season_doy[self.t])
         self.season = 1.0 + p["season_amp"] * math.cos(2 * math.pi * (doy - p["season_peak_doy"]) / 365.25)
+        lw = p["lead_weight"]  # attack effectiveness from leadership, 1 at its reference level
+        self.lead_factor = (1.0 - lw * (1.0 - self.leadership)) / max(
+            1.0 - lw * (1.0 - self.lead_ref), 1e-12)
         govs = self.agents_by_type[Governorate]
         govs.do("step_insurgency")
+        # leadership: depleted by this week's removal share, recovering towards 1
+        share = (sum(g.is_removed for g in govs)
+                 / max(sum(g._fighters_before for g in govs), 1.0))
+        L = self.leadership
+        self.leadership = clip(L + p["lead_recovery"] * (1.0 - L) - p["decap_rate"] * share * L,
+                               0.0, 1.0)
+        self.syria_excess *= 1.0 - p["syria_excess_decay"]
         govs.do("move_out")
         govs.do("move_in")
 

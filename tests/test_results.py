@@ -81,6 +81,9 @@ def test_layout_and_types(bundle: Bundle) -> None:
     meta = pq.ParquetFile(bundle.path / "series" / parts[0]).metadata
     assert meta.row_group(0).column(0).compression == "ZSTD"
     assert not list(bundle.path.parent.glob("*.tmp-*"))
+    # the quantile pass's scratch file (cells.tmp) is gone: only the listed files remain
+    assert sorted(p.name for p in bundle.path.iterdir()) == ["manifest.json", "quantiles.parquet",
+                                                            "series"]
 
 
 def test_series_rows_and_national_rows(bundle: Bundle, data) -> None:

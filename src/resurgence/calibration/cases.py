@@ -109,10 +109,35 @@ def get_case(name: str) -> Case:
     return CASES[name]
 
 
+#: case_observations of shipped cases, by (case, until, published_before, file stamp): the
+#: brief asks for the same table four times (fit, forecast, baseline, figure)
+_OBS_CACHE: dict[tuple, pd.DataFrame] = {}
+
+
 def case_observations(case: Case, until: dt.date,
                       published_before: dt.date | None = None) -> pd.DataFrame:
     """The case's observation table up to ``until`` (inclusive), extra rows included; with
-    ``published_before``, only rows published before that date (the vintage of that day)."""
+    ``published_before``, only rows published before that date (the vintage of that day).
+    A fresh copy each call (of a shipped case's table, kept for the process while its
+    file is unchanged)."""
+    from resurgence.calibration.observations import observations_path
+
+    key = None
+    if CASES.get(case.name) == case:
+        st = observations_path(case.name).stat()
+        key = (case.name, until, published_before, st.st_mtime_ns, st.st_size)
+        if key in _OBS_CACHE:
+            return _OBS_CACHE[key].copy(deep=True)
+    obs = _case_observations(case, until, published_before)
+    if key is not None:
+        if len(_OBS_CACHE) >= 8:  # a few tables (a backtest asks for many vintages)
+            _OBS_CACHE.pop(next(iter(_OBS_CACHE)))
+        _OBS_CACHE[key] = obs.copy(deep=True)
+    return obs
+
+
+def _case_observations(case: Case, until: dt.date,
+                       published_before: dt.date | None) -> pd.DataFrame:
     from resurgence.calibration.observations import load_observations, published_rule
 
     obs = load_observations(case.name, until=until, published_before=published_before)

@@ -73,7 +73,7 @@ def run(scenario: Annotated[str, typer.Argument(help="Shipped scenario name or p
     """Run one scenario as a Monte Carlo ensemble and write a results bundle."""
     if out is None and resume:
         raise ArgumentError("option '--resume' needs '--out': only a bundle can be resumed")
-    from resurgence.analysis.contrasts import contrast
+    from resurgence.analysis.contrasts import describe
     from resurgence.calibration.posterior import resolve_posterior
     from resurgence.runs.ensemble import resolve, run_ensemble
 
@@ -89,7 +89,7 @@ def run(scenario: Annotated[str, typer.Argument(help="Shipped scenario name or p
     table = Table(title=f"{sc.name}: {runs} runs, seed {seed}, {sc.weeks} weeks from {sc.start}")
     for col in ("outcome", "P10", "median (mean for probabilities)", "P90"):
         table.add_column(col, justify="right" if col != "outcome" else "left")
-    for c in contrast(s, s):
+    for c in describe(s):
         lo, mid, hi = c.a
         table.add_row(c.summary, *(_num(v, c.kind) for v in (lo, mid, hi)))
     console.print(table)

@@ -62,10 +62,20 @@ def _search_numpy(u: np.ndarray, p0: np.ndarray, a: np.ndarray, b: np.ndarray,
 
 if numba is not None:
 
-    @numba.njit(cache=True, nogil=True, inline="always")
+    @numba.njit(cache=True, nogil=True)
     def _search1(u, p, a, b, nm):  # pragma: no cover - compiled
+        # the first two steps unrolled: b / 1 and b / 2 are b and b * 0.5 exactly, so the
+        # most frequent steps need no division (the same numbers as the loop)
         c = p
-        k = 0
+        if not (u > c and nm > 0):
+            return 0.0
+        p *= a + b
+        c += p
+        if not (u > c and nm > 1):
+            return 1.0
+        p *= a + b * 0.5
+        c += p
+        k = 2
         while u > c and k < nm and k < _MAX_STEPS:
             k += 1
             p *= a + b / k
@@ -85,13 +95,23 @@ if numba is not None:
         m = max(mean, 0.0)
         if m > NORMAL_SWITCH:
             return -1.0
+        if m == 0.0:  # exp(-0) = 1 >= u: the search would stop at 0 (no exp to pay for)
+            return 0.0
         return _search1(u, np.exp(-m), 0.0, m, np.inf)
 
     @numba.njit(cache=True, nogil=True)
     def negbin1(mean, k, u):  # pragma: no cover - compiled
         """One negative-binomial draw (size ``k``); -1.0 for the large-mean/heavy-tail branch."""
         m = max(mean, 0.0)
-        if m > NORMAL_SWITCH or m + 12.0 * np.sqrt(m + m * m / k) > _MAX_STEPS:
+        if m == 0.0:  # q = 0, p(0) = exp(0) = 1 >= u: the search would stop at 0
+            return 0.0
+        if m > NORMAL_SWITCH:
+            return -1.0
+        v = m + m * m / k
+        lim = (_MAX_STEPS - m) / 12.0
+        # the heavy-tail test m + 12 sqrt(v) > MAX_STEPS, exactly where it could hold: below
+        # 0.9 lim^2 it cannot (m + 12 sqrt(v) < MAX_STEPS - 18), so no sqrt to pay for there
+        if not v < 0.9 * lim * lim and m + 12.0 * np.sqrt(v) > _MAX_STEPS:
             return -1.0
         q = m / (k + m)
         return _search1(u, np.exp(k * np.log1p(-q)), q, q * (k - 1.0), np.inf)
@@ -99,12 +119,19 @@ if numba is not None:
     @numba.njit(cache=True, nogil=True)
     def binomial1(n, p, u):  # pragma: no cover - compiled
         """One binomial draw (``n`` rounded down); -1.0 for the large-mean branch."""
-        nn = np.floor(max(n, 0.0))
         pp = min(max(p, 0.0), 1.0 - 1e-12)
+        return binomial1p(n, pp, np.log1p(-pp), pp / (1.0 - pp), u)
+
+    @numba.njit(cache=True, nogil=True)
+    def binomial1p(n, pp, log_q, r, u):  # pragma: no cover - compiled
+        """:func:`binomial1` with the clamped ``pp``, ``log1p(-pp)`` and ``pp / (1 - pp)``
+        given (the same numbers, for a ``p`` shared by many draws)."""
+        nn = np.floor(max(n, 0.0))
+        if nn == 0.0 or pp == 0.0:  # p(0) = exp(0) = 1 >= u: the search would stop at 0
+            return 0.0
         if nn * pp > NORMAL_SWITCH:
             return -1.0
-        r = pp / (1.0 - pp)
-        return _search1(u, np.exp(nn * np.log1p(-pp)), -r, r * (nn + 1.0), nn)
+        return _search1(u, np.exp(nn * log_q), -r, r * (nn + 1.0), nn)
 
     @numba.njit(cache=True, nogil=True)
     def _fused(law, x, y, u, switch):  # pragma: no cover - compiled

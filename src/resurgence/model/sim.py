@@ -181,8 +181,9 @@ class Sim:
         self.used_reads: set[tuple[str, str]] = set()
         R, W = self.n_regions, self.weeks
         self.metric_specs = all_metrics()
-        # recorded week-major (contiguous writes); returned as (runs, weeks[, regions]) views
-        self._rec = {m.name: np.zeros((W, self.n, R) if m.level == "region" else (W, self.n),
+        # recorded week-major (contiguous writes); returned as (runs, weeks[, regions]) views;
+        # not zeroed: every week is written before it is read (a fresh page costs a fault)
+        self._rec = {m.name: np.empty((W, self.n, R) if m.level == "region" else (W, self.n),
                                       dtype=np.float32) for m in self.metric_specs}
         self._recorder: dict[str, str] = {x.name: m.name for m in PLAN for x in m.metrics}
 
@@ -214,6 +215,13 @@ class Sim:
         arr = self._rec[metric]
         arr[t] = value[:, 0] if arr.ndim == 2 else value
 
+    def out(self, metric: str, t: int) -> np.ndarray:
+        """Where week ``t`` of ``metric`` is recorded, for a kernel to write into: ``(runs,
+        regions)`` or, for a national metric, ``(runs, 1)`` (float32; values are rounded as
+        :meth:`record` rounds them)."""
+        arr = self._rec[metric]
+        return arr[t] if arr.ndim == 3 else arr[t][:, None]
+
     def run(self, root_seed: int, state: Mapping[str, np.ndarray] | None = None,
             history_weeks: int = 0) -> dict[str, np.ndarray]:
         """Simulate every week; with ``state``, from that carried state (see :meth:`load_state`)."""
@@ -236,7 +244,7 @@ class Sim:
 
     def _run_strict(self) -> None:
         self.real_state, self.real_params, self.real_drivers = self.state, self.params, self.drivers
-        real_rows, real_record = self.lever_rows, self.record
+        real_rows, real_record, real_out = self.lever_rows, self.record, self.out
         scopes = [_Scope(self, m) for m in self.modules]
 
         def enter(sc: _Scope) -> None:
@@ -248,7 +256,13 @@ class Sim:
                 if self._recorder.get(metric) != me:
                     raise ModelError(f"{me} records {metric!r}, a metric it does not declare")
                 real_record(metric, t, value)
+
+            def out(metric: str, t: int) -> np.ndarray:
+                if self._recorder.get(metric) != me:
+                    raise ModelError(f"{me} records {metric!r}, a metric it does not declare")
+                return real_out(metric, t)
             self.record = record  # type: ignore[method-assign]
+            self.out = out  # type: ignore[method-assign]
 
         try:
             for m, sc in zip(self.modules, scopes, strict=True):
@@ -261,7 +275,7 @@ class Sim:
         finally:
             self.state, self.params, self.drivers = self.real_state, self.real_params, self.real_drivers
             self.lever_rows = real_rows
-            del self.record
+            del self.record, self.out
 
     # --- branching (used by resurgence.runs.branch) ------------------------------------------
     # Scenarios whose drivers, parameters and policy agree before week t share the state at t:
@@ -354,7 +368,7 @@ class Sim:
 
     def records(self) -> dict[str, np.ndarray]:
         """The recording buffers, week-major ``(weeks, runs[, regions])`` (weeks not yet
-        simulated are zero)."""
+        simulated hold no values yet: read only the weeks simulated so far)."""
         return self._rec
 
     def outputs(self) -> dict[str, np.ndarray]:

@@ -82,6 +82,11 @@ class MockSim:
     def record(self, metric: str, t: int, value: np.ndarray) -> None:
         self.recorded[metric] = np.array(value)
 
+    def out(self, metric: str, t: int) -> np.ndarray:
+        level = {m.name: m.level for m in self.module.metrics}[metric]
+        self.recorded[metric] = np.empty((self.n, self.n_regions if level == "region" else 1))
+        return self.recorded[metric]
+
     # driving the module
     def init(self) -> None:
         self.module.init(self)  # type: ignore[arg-type]

@@ -13,11 +13,13 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # DuckDB and pandas are imported by the readers that use them
+    import duckdb
+    import pandas as pd
 
 from resurgence.core.atomic import sha256_file
 from resurgence.core.errors import BundleError
@@ -108,6 +110,8 @@ class Bundle:
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A fresh in-memory DuckDB connection with views ``series`` and ``quantiles``."""
+        import duckdb
+
         con = duckdb.connect()
         for view, src in (("series", self.series_glob()), ("quantiles", self.path / "quantiles.parquet")):
             con.execute(f"CREATE VIEW {view} AS SELECT * FROM read_parquet({_lit(src)})")
@@ -138,6 +142,8 @@ class Bundle:
                 "metric": list(self.metrics)}
         for col, categories in cats.items():
             if col in df.columns:
+                import pandas as pd
+
                 df[col] = pd.Categorical(df[col], categories=categories)
         return df
 

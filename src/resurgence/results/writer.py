@@ -6,7 +6,10 @@ float32 metrics stored byte-stream-split, dictionary-encoded scenario and region
 atomically and committed to the journal with its sha256; ``close`` computes the quantiles, writes ``manifest.json`` last and
 moves the directory into place, so ``DIR`` is either complete or absent. With ``resume=True``
 the temp dir of a dead writer of the same run is adopted and its committed chunks kept.
-Chunk encoding and writing run on a thread (bounded queue of 2) so they overlap the simulation.
+Chunk encoding and writing run on a thread (bounded queue of 2) so they overlap the simulation;
+the columns are handed to pyarrow without copies (the chunk's own buffers), and the thread also
+keeps each chunk's *cells x runs* blocks for the quantiles (:class:`~resurgence.results.quantiles.CellStore`),
+so that little is left to do after the last chunk.
 """
 
 from __future__ import annotations
@@ -27,15 +30,23 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from resurgence.core.atomic import atomic_output_path, atomic_write_text, fsync_dir, sha256_file
+from resurgence.core import nbmath
+from resurgence.core.atomic import (
+    atomic_output_path,
+    atomic_write_bytes,
+    atomic_write_text,
+    fsync_dir,
+    sha256_file,
+)
 from resurgence.core.errors import BundleError
 from resurgence.model.module import MetricSpec
 from resurgence.results import journal as jr
-from resurgence.results.quantiles import bundle_quantiles
+from resurgence.results.quantiles import CellStore, bundle_quantiles
 
 FORMAT = "resurgence-bundle/1"
 KEYS = ("scenario", "run", "week", "date", "region")
@@ -43,6 +54,67 @@ _WRITER_KEYS = ("format", "files", "metrics", "scenarios", "regions", "national_
                 "start_date", "created", "wall_time_s", "complete")
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DICT = pa.dictionary(pa.int32(), pa.string())
+CELLS = "cells.tmp"  # scratch file of the quantile pass (deleted before the bundle is moved)
+
+
+_AGG = {"sum": 0, "mean": 1, "max": 2, "popmean": 3}
+
+
+@numba.njit(cache=True, nogil=True)
+def _layout_region(src, agg, given, full, block):  # pragma: no cover - compiled
+    """One regional metric of a chunk: ``src`` (runs, weeks, regions) into ``full`` (runs,
+    weeks, regions + 1) float32, the national row last, and into the cells x runs ``block``
+    (regions + 1, weeks, runs). The national row is the float64 sum (in NumPy's pairwise
+    order), mean or max of the regions, or ``given`` (agg 3). Returns whether every value is
+    finite."""
+    n, W, R = src.shape
+    row = np.empty(R)
+    finite = True
+    for w in range(W):  # the order the engine's week-major buffers are laid out in
+        for i in range(n):
+            for j in range(R):
+                x = src[i, w, j]
+                row[j] = x
+                y = np.float32(x)
+                full[i, w, j] = y
+                block[j, w, i] = y
+                if not np.isfinite(y):
+                    finite = False
+            if agg == 0:
+                nat = nbmath.pairwise_sum(row)
+            elif agg == 1:
+                nat = nbmath.pairwise_sum(row) / R
+            elif agg == 2:
+                nat = row[0]
+                for j in range(1, R):
+                    nat = nbmath.maximum(nat, row[j])
+            else:
+                nat = given[i, w]
+            y = np.float32(nat)
+            full[i, w, R] = y
+            block[R, w, i] = y
+            if not np.isfinite(y):
+                finite = False
+    return finite
+
+
+@numba.njit(cache=True, nogil=True)
+def _layout_national(src, full, block):  # pragma: no cover - compiled
+    """One national metric of a chunk: ``src`` (runs, weeks) into the national rows of ``full``
+    (the others 0: null) and into ``block`` (weeks, runs). Returns whether all are finite."""
+    n, W = src.shape
+    R = full.shape[2] - 1
+    finite = True
+    for w in range(W):
+        for i in range(n):
+            for j in range(R):
+                full[i, w, j] = 0.0
+            y = np.float32(src[i, w])
+            full[i, w, R] = y
+            block[w, i] = y
+            if not np.isfinite(y):
+                finite = False
+    return finite
 
 
 def json_default(o: Any) -> Any:
@@ -133,6 +205,10 @@ class BundleWriter:
             jr.write_lock(self.tmp_dir)
             self._journal = jr.Journal(self.tmp_dir, {"run_key": self.run_key})
         self._t0 = time.monotonic()
+        self._key_cache: dict[tuple[str, int], dict[str, Any]] = {}
+        self._no_nat = np.zeros((0, 0))
+        #: each chunk's cells x runs blocks for the quantiles, kept as the chunks are written
+        self._cells: CellStore | None = CellStore(self.tmp_dir / CELLS)
         self._closed = False
         self._error: BaseException | None = None
         self._queue: queue.Queue | None = None
@@ -221,46 +297,75 @@ class BundleWriter:
             err, self._error = self._error, None
             raise err
 
+    def _keys(self, scenario: str, n: int) -> dict[str, pa.Array]:
+        """The key columns of a chunk of ``n`` runs but ``run`` (the same for every chunk of
+        that size: kept)."""
+        key = (scenario, n)
+        if key not in self._key_cache:
+            w, r = self.weeks, len(self.regions)
+            rows = n * w * (r + 1)
+            self._key_cache.clear()  # chunks share one size (the last may be smaller)
+            self._key_cache[key] = {
+                "scenario": pa.DictionaryArray.from_arrays(
+                    pa.array(np.zeros(rows, np.int32)), pa.array([scenario])),
+                "week": pa.array(np.tile(np.repeat(np.arange(w, dtype=np.int16), r + 1), n)),
+                "date": pa.array(np.tile(np.repeat(self._dates, r + 1), n), type=pa.date32()),
+                "region": pa.DictionaryArray.from_arrays(
+                    pa.array(np.tile(np.arange(r + 1, dtype=np.int32), n * w)),
+                    pa.array([*self.regions, self.national_code])),
+                # national-level metrics exist only on the national rows: a validity bitmap
+                "_national_valid": pa.array(np.tile(np.arange(r + 1) == r, n * w)).buffers()[1],
+            }
+        return self._key_cache[key]
+
     def _encode_and_commit(self, scenario: str, si: int, runs: np.ndarray,
                            regional: Mapping[str, np.ndarray], national: Mapping[str, np.ndarray],
                            extra: dict[str, Any]) -> None:
         n, w, r = len(runs), self.weeks, len(self.regions)
+        rows = n * w * (r + 1)
+        keys = self._keys(scenario, n)
         cols: dict[str, pa.Array] = {}
-        mask = np.ones((n, w, r + 1), dtype=bool)
-        mask[:, :, r] = False  # national-level metrics exist only on the national rows
+        blocks: dict[str, np.ndarray] = {}
         for m in self.metrics:
-            src = np.asarray(regional[m.name] if m.level == "region" else national[m.name], np.float64)
-            full = np.zeros((n, w, r + 1), dtype=np.float32)
+            src = np.asarray(regional[m.name] if m.level == "region" else national[m.name])
+            if src.dtype not in (np.float32, np.float64):
+                src = src.astype(np.float64)
+            full = np.empty((n, w, r + 1), dtype=np.float32)
+            # the chunk's rows (national row last) and its cells x runs block in one pass;
+            # a population-weighted national row comes from NumPy's matmul, as before
+            block = np.empty((r + 1, w, n) if m.level == "region" else (w, n), dtype=np.float32)
             with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused below
                 if m.level == "region":
-                    full[:, :, :r] = src
-                    full[:, :, r] = self._national(m, src)
+                    given = (self._national(m, np.asarray(src, np.float64))
+                             if m.agg == "popmean" else self._no_nat)
+                    finite = _layout_region(src, _AGG[m.agg], given, full, block)
                 else:
-                    full[:, :, r] = src
-            if not np.isfinite(full).all():
+                    finite = _layout_national(src, full, block)
+            if not finite:
                 bad = np.argwhere(~np.isfinite(full))[0]
                 raise BundleError(
                     f"metric {m.name!r}: non-finite value {full[tuple(bad)]} in scenario "
                     f"{scenario!r}, run {int(runs[bad[0]])}, week {int(bad[1])}; refusing to write it")
-            cols[m.name] = pa.array(full.ravel(), mask=None if m.level == "region" else mask.ravel())
-        rows = n * w * (r + 1)
-        keys = {
-            "scenario": pa.DictionaryArray.from_arrays(
-                pa.array(np.zeros(rows, np.int32)), pa.array([scenario])),
-            "run": pa.array(np.repeat(runs.astype(np.int32), w * (r + 1))),
-            "week": pa.array(np.tile(np.repeat(np.arange(w, dtype=np.int16), r + 1), n)),
-            "date": pa.array(np.tile(np.repeat(self._dates, r + 1), n), type=pa.date32()),
-            "region": pa.DictionaryArray.from_arrays(
-                pa.array(np.tile(np.arange(r + 1, dtype=np.int32), n * w)),
-                pa.array([*self.regions, self.national_code])),
-        }
-        table = pa.Table.from_pydict({**keys, **cols}, schema=self._schema)
+            # zero-copy: the column is the array's own buffer (and the national rows' bitmap)
+            valid = keys["_national_valid"] if m.level == "national" else None
+            cols[m.name] = pa.Array.from_buffers(pa.float32(), rows, [valid, pa.py_buffer(full)],
+                                                 null_count=rows - n * w if valid else 0)
+            if self._cells is not None:
+                blocks[m.name] = block.reshape(-1, n)
+        arrays = [keys["scenario"], pa.array(np.repeat(runs.astype(np.int32), w * (r + 1))),
+                  keys["week"], keys["date"], keys["region"], *(cols[m.name] for m in self.metrics)]
+        table = pa.Table.from_arrays(arrays, schema=self._schema)
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="zstd", row_group_size=rows,
+                       use_dictionary=["scenario", "region"],  # not the float columns
+                       use_byte_stream_split=[m.name for m in self.metrics])
+        data = sink.getvalue()
+        del table, cols, arrays
         rel = f"series/part-{si:02d}-{int(runs[0]):07d}.parquet"
-        with atomic_output_path(self.tmp_dir / rel) as tmp:
-            pq.write_table(table, tmp, compression="zstd", row_group_size=rows,
-                           use_dictionary=["scenario", "region"],  # not the float columns
-                           use_byte_stream_split=[m.name for m in self.metrics])
-        digest = sha256_file(self.tmp_dir / rel)
+        digest = hashlib.sha256(data).hexdigest()
+        atomic_write_bytes(self.tmp_dir / rel, data)
+        if self._cells is not None:
+            self._cells.add(Path(rel).name, n, blocks)
         self._files[rel] = {"sha256": digest, "rows": rows, "scenario": scenario, "first": int(runs[0])}
         self._journal.append({"file": rel, "sha256": digest, "rows": rows, "scenario": scenario,
                               "si": si, "runs": [int(runs[0]), int(runs[-1])], **extra})
@@ -283,7 +388,8 @@ class BundleWriter:
             parts = {s: [self.tmp_dir / f for f, v in sorted(self._files.items(), key=lambda kv: kv[1]["first"])
                          if v["scenario"] == s] for s in self._scenarios if s in self._runs}
             table = bundle_quantiles(parts, self.metrics, regions=[*self.regions, self.national_code],
-                                     weeks=self.weeks, dates=self._dates)
+                                     weeks=self.weeks, dates=self._dates, store=self._cells)
+            self._close_cells()
             with atomic_output_path(self.tmp_dir / "quantiles.parquet") as tmp:
                 pq.write_table(table, tmp, compression="zstd")
             files = {k: {"sha256": v["sha256"], "rows": v["rows"]} for k, v in self._files.items()}
@@ -331,6 +437,11 @@ class BundleWriter:
                 shutil.rmtree(old, ignore_errors=True)
         fsync_dir(self.out_dir.parent)
 
+    def _close_cells(self) -> None:
+        if self._cells is not None:
+            self._cells.close()
+            self._cells = None
+
     def abort(self) -> None:
         """Discard everything written so far."""
         self._closed = True
@@ -341,6 +452,8 @@ class BundleWriter:
             self._thread = None
         with contextlib.suppress(OSError):
             self._journal.close()
+        with contextlib.suppress(OSError):
+            self._close_cells()
         shutil.rmtree(self.tmp_dir, ignore_errors=True)
 
     def __enter__(self) -> BundleWriter:

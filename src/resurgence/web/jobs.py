@@ -53,11 +53,11 @@ def clean(x: Any) -> Any:
 def summarise(kind: str, summaries: dict[str, Any], names: list[str]) -> dict[str, Any]:
     """Per-run outcome intervals per scenario (lo, mid, hi = P10, median, P90; probabilities:
     mean with an 80% bootstrap interval) and, for a compare, paired contrasts B - A."""
-    from resurgence.analysis.contrasts import contrast
+    from resurgence.analysis.contrasts import contrast, describe
 
     out: dict[str, Any] = {"kind": kind, "scenarios": names, "outcomes": {}}
     for n in names:
-        rows = contrast(summaries[n], summaries[n])
+        rows = describe(summaries[n])
         out["outcomes"][n] = [{"summary": c.summary, "unit": c.unit, "description": c.description,
                                "kind": c.kind, "lo": c.a[0], "mid": c.a[1], "hi": c.a[2]}
                               for c in rows]

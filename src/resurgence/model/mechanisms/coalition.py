@@ -15,8 +15,10 @@ open, whatever the scenario's schedule), so that posture changes nothing the oth
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
+from resurgence.core import nbmath
 from resurgence.model.module import M, Module, P, S
 from resurgence.model.params import beta, lognormal, uniform
 from resurgence.scenario.schema import REFERENCE_TROOPS
@@ -104,6 +106,11 @@ class Coalition(Module):
                    for e in ("isr", "air", "training", "planning")}
         self._open: np.ndarray | None = None
         self._reach_cache: dict[str, np.ndarray] = {}
+        self._P: np.ndarray | None = None  # per-run parameters of the kernels (first step)
+        self._pre: np.ndarray | None = None
+        self._no_hz = np.zeros((n, 0))
+        self._tf: np.ndarray | None = None  # the elasticity terms and the troop ratios behind them
+        self._tf_base: np.ndarray | None = None
         self._base_region = np.array([sim.theatre.index(b.region) for b in sim.theatre.bases],
                                      dtype=int)
         # reference coverage (posture-neutral structure): levers 1, troops_ref and every
@@ -113,70 +120,199 @@ class Coalition(Module):
 
     def invalidate(self) -> None:
         self._open = None  # the reach is recomputed from the open bases at the next step
+        self._tf = None
 
-    def _update_reach(self, open_: np.ndarray) -> None:
+    def _changed_rows(self, open_: np.ndarray) -> np.ndarray:
         if self._open is None:
-            rows: slice | np.ndarray = slice(None)
-        else:
-            changed = (open_ != self._open).any(axis=1)
-            if not changed.any():
-                return
-            rows = np.flatnonzero(changed)
-        for e, w in self._w.items():
-            r = (np.max(np.where(open_[rows][:, None, :], w[rows], 0.0), axis=2)
-                 if w.shape[2] else np.zeros((open_[rows].shape[0], w.shape[1])))
-            if self._open is None:
-                self._reach_cache[e] = r
-            else:
-                self._reach_cache[e][rows] = r
+            return np.ones(open_.shape[0], dtype=bool)
+        return (open_ != self._open).any(axis=1)
+
+    def _update_reach(self, open_: np.ndarray, changed: np.ndarray) -> None:
+        """The reach of each enabler from the nearest open base, recomputed for the runs whose
+        open bases changed (all of them at the first step)."""
+        if self._open is None:
+            for e, w in self._w.items():
+                self._reach_cache[e] = np.empty(w.shape[:2])
+        _reach(open_, changed, self._w["isr"], self._w["air"], self._w["training"],
+               self._w["planning"], self._reach_cache["isr"], self._reach_cache["air"],
+               self._reach_cache["training"], self._reach_cache["planning"])
         self._open = open_.copy()
 
     def step(self, sim, t: int) -> None:
         s, p, lv = sim.state.coalition, sim.params.coalition, sim.levers(t)
         pol = sim.drivers.policy
-        if pol.responsive and sim.elapsed(t) > 0:
-            trigger = sim.state.politics.pressure >= pol.expel_threshold
-            s.exit_started |= trigger
-            s.exit_frac = np.where(s.exit_started,
-                                   np.maximum(s.exit_frac - 1.0 / pol.exit_weeks, 0.0), s.exit_frac)
-        troops = lv["troops"] * s.exit_frac
-        s.troops = troops
-        present = troops > 0
+        B = s.base_closed.shape[1]
         hazard = sim.drivers.closure_hazard
-        if sim.elapsed(t) > 0 and s.base_closed.shape[1] and (hazard is None or hazard[t]):
+        hz = self._no_hz
+        if sim.elapsed(t) > 0 and B and (hazard is None or hazard[t]):
             attacks = sim.state.militia.militia_attacks_us[:, self._base_region]  # last week's, (n, B)
-            hz = 1.0 - np.exp(-p.closure_hazard_per_attack * attacks)
-            s.base_closed |= sim.u_national(N, t)[:, : s.base_closed.shape[1]] < hz
-        open_ = sim.drivers.base_open[t][None, :] & ~s.base_closed & present
+            hz = np.ascontiguousarray(  # NumPy's exp, as before (C order: one kernel signature)
+                1.0 - np.exp(-p.closure_hazard_per_attack * attacks))
+        if self._pre is None:  # per-run parameters of the kernels (built at the first step)
+            self._pre = np.ascontiguousarray(p.troops_ref[:, 0])
+            self._no_hz = np.zeros((sim.n, 0))
+        responsive = bool(pol.responsive and sim.elapsed(t) > 0)
+        (s.exit_started, s.exit_frac, s.troops, s.base_closed, open_, changed, s.troop_ratio,
+         base) = _presence(
+            responsive, np.asarray(sim.state.politics.pressure, dtype=np.float64),
+            float(pol.expel_threshold), 1.0 / pol.exit_weeks if responsive else 0.0,
+            s.exit_started, s.exit_frac, nbmath.columns({"troops": lv["troops"]}, sim.n)[:, 0],
+            self._pre, s.base_closed, hz, np.ascontiguousarray(sim.u_national(N, t)),
+            sim.drivers.base_open[t],
+            self._open if self._open is not None else open_placeholder(sim.n, B),
+            self._open is None, sim.out("us_troops", t), sim.out("bases_open", t))
         s.base_open = open_
-        self._update_reach(open_)
+        if self._open is None or changed:
+            self._update_reach(open_, self._changed_rows(open_))
         reach = self._reach_cache
-        s.troop_ratio = troops / p.troops_ref
-        rel = np.clip(s.troop_ratio, 0.0, 2.0)
+        present = s.troops > 0
+        # the elasticity terms stay in NumPy (its power and the C library's can differ in the
+        # last bit), computed again only when the troop ratio moves; the rest is one kernel
+        if self._tf is None or self._tf_base is None or not np.array_equal(base, self._tf_base):
+            self._tf = np.column_stack([(base ** getattr(p, f"elast_{e}"))[:, 0] for e in _ENABLERS])
+            self._tf_base = base
+        tf = self._tf
+        if self._P is None:  # per-run parameters of the kernel (built at the first step)
+            self._P = np.ascontiguousarray(np.column_stack([getattr(p, k)[:, 0] for k in _KERNEL_PARAMS]))
+        levers = nbmath.columns({k: lv[k] for k in _KERNEL_LEVERS}, sim.n)
+        s.isr, s.air, s.training, s.planning, s.mediation = _cells(
+            self._P, levers, tf, present, reach["isr"], reach["air"], reach["training"],
+            reach["planning"], s.isr_ref, s.air_ref, s.training_ref, s.planning_ref,
+            bool((p.posture_response != 1.0).any()), sim.out("isr_coverage", t),
+            sim.out("air_coverage", t), sim.out("training_coverage", t),
+            sim.out("planning_coverage", t), sim.out("mediation", t))
 
-        def tf(el):
-            return np.where(rel > 0, rel, 1.0) ** el * present
 
-        oth_isr, oth_air = lv["isr_over_horizon"], lv["air_over_horizon"]
-        # a forced exit acts through the troop count (tf), like any other drawdown
-        s.isr = lv["isr"] * ((1 - oth_isr) * tf(p.elast_isr)
-                             * reach["isr"] + oth_isr * p.oth_effectiveness)
-        s.air = lv["air"] * ((1 - oth_air) * tf(p.elast_air)
-                             * reach["air"] + oth_air * p.oth_effectiveness)
-        s.training = lv["training"] * tf(p.elast_training) * reach["training"]
-        s.planning = lv["planning"] * tf(p.elast_planning) * reach["planning"]
-        s.mediation = lv["mediation"] * tf(p.elast_mediation)
-        w = p.posture_response
-        if (w != 1.0).any():  # the posture-neutral structure (or a blend of the two)
-            s.isr = w * s.isr + (1.0 - w) * s.isr_ref
-            s.air = w * s.air + (1.0 - w) * s.air_ref
-            s.training = w * s.training + (1.0 - w) * s.training_ref
-            s.planning = w * s.planning + (1.0 - w) * s.planning_ref
-            s.mediation = w * s.mediation + (1.0 - w) * 1.0
-        sim.record("us_troops", t, troops)
-        sim.record("bases_open", t, open_.sum(axis=1, keepdims=True).astype(float))
-        sim.record("mediation", t, s.mediation)
-        sim.record("isr_coverage", t, s.isr)
-        sim.record("air_coverage", t, s.air)
-        sim.record("training_coverage", t, s.training)
-        sim.record("planning_coverage", t, s.planning)
+_ENABLERS = ("isr", "air", "training", "planning", "mediation")
+
+
+def open_placeholder(n: int, B: int) -> np.ndarray:
+    return np.zeros((n, B), dtype=bool)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")  # x / 0 -> inf or nan, as in NumPy
+def _presence(responsive, pressure, threshold, exit_step, exit_started, exit_frac, troops_lever,
+              troops_ref, base_closed, hz, u, scheduled, prev_open, first, rec_troops,
+              rec_bases):  # pragma: no cover - compiled
+    """The week's US presence of every run (the same operations in the same order as the
+    former NumPy step): a responsive exit once pressure crosses the threshold, troops, the
+    attack-driven closures (``hz``: this week's closure hazard per base, or no columns when it
+    does not act), the open bases, the troop ratio and ``where(clip(ratio) > 0, clip(ratio),
+    1)`` (the base of the elasticity terms). ``changed`` says whether any run's open bases
+    differ from ``prev_open``. Troops and open bases are recorded into ``rec_*``."""
+    n, B = base_closed.shape
+    started = np.empty((n, 1), dtype=np.bool_)
+    frac = np.empty((n, 1))
+    troops = np.empty((n, 1))
+    closed = np.empty((n, B), dtype=np.bool_)
+    open_ = np.empty((n, B), dtype=np.bool_)
+    ratio = np.empty((n, 1))
+    base = np.empty((n, 1))
+    hazard = hz.shape[1] > 0
+    changed = False
+    for i in range(n):
+        st, fr = exit_started[i, 0], exit_frac[i, 0]
+        if responsive:
+            st = st | (pressure[i, 0] >= threshold)
+            if st:
+                fr = nbmath.maximum(fr - exit_step, 0.0)
+        started[i, 0] = st
+        frac[i, 0] = fr
+        tr = troops_lever[i] * fr
+        troops[i, 0] = tr
+        rec_troops[i, 0] = tr
+        present = tr > 0
+        n_open = 0
+        for b in range(B):
+            c = base_closed[i, b]
+            if hazard:
+                c = c | (u[i, b] < hz[i, b])
+            closed[i, b] = c
+            o = scheduled[b] and not c and present
+            open_[i, b] = o
+            if o:
+                n_open += 1
+            if not first and o != prev_open[i, b]:
+                changed = True
+        rec_bases[i, 0] = float(n_open)
+        r = tr / troops_ref[i]
+        ratio[i, 0] = r
+        rel = nbmath.clip(r, 0.0, 2.0)
+        base[i, 0] = rel if rel > 0 else 1.0
+    return started, frac, troops, closed, open_, changed, ratio, base
+
+
+@numba.njit(cache=True, nogil=True)
+def _reach(open_, changed, w_isr, w_air, w_training, w_planning, r_isr, r_air, r_training,
+           r_planning):  # pragma: no cover - compiled
+    """Each enabler's coverage through the nearest open base (the largest distance-decay
+    weight among open bases, 0 without any), for the runs ``changed``, in place."""
+    n, R, B = w_isr.shape
+    for i in range(n):
+        if not changed[i]:
+            continue
+        for j in range(R):
+            for w, r in ((w_isr, r_isr), (w_air, r_air), (w_training, r_training),
+                         (w_planning, r_planning)):
+                if B == 0:
+                    r[i, j] = 0.0
+                    continue
+                m = w[i, j, 0] if open_[i, 0] else 0.0
+                for b in range(1, B):
+                    x = w[i, j, b] if open_[i, b] else 0.0
+                    m = nbmath.maximum(m, x)
+                r[i, j] = m
+_KERNEL_PARAMS = ("oth_effectiveness", "posture_response")
+_KERNEL_LEVERS = ("isr", "air", "training", "planning", "mediation", "isr_over_horizon",
+                  "air_over_horizon")
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")  # x / 0 -> inf or nan, as in NumPy
+def _cells(P, levers, tf, present, r_isr, r_air, r_training, r_planning, isr_ref, air_ref,
+           training_ref, planning_ref, blend, rec_isr, rec_air, rec_training, rec_planning,
+           rec_mediation):  # pragma: no cover - compiled
+    """The week's enabler coverage of every run and region, fused (the same operations in
+    the same order as the former NumPy step): ``tf`` holds ``max(troop ratio) ** elasticity``
+    of ISR, air, training, planning and mediation, ``present`` whether troops are in the
+    country; with ``blend`` (a posture response other than 1 in the chunk) each coverage is
+    blended with its reference-posture value."""
+    n, R = r_isr.shape
+    isr = np.empty((n, R))
+    air = np.empty((n, R))
+    training = np.empty((n, R))
+    planning = np.empty((n, R))
+    mediation = np.empty((n, 1))
+    for i in range(n):
+        oth_eff, w = P[i]
+        l_isr, l_air, l_tr, l_pl, l_med, oth_isr, oth_air = levers[i]
+        pres = present[i, 0]
+        a_isr = (1 - oth_isr) * (tf[i, 0] * pres)
+        b_isr = oth_isr * oth_eff
+        a_air = (1 - oth_air) * (tf[i, 1] * pres)
+        b_air = oth_air * oth_eff
+        f_tr = tf[i, 2] * pres
+        f_pl = tf[i, 3] * pres
+        med = l_med * (tf[i, 4] * pres)
+        if blend:
+            med = w * med + (1.0 - w) * 1.0
+        mediation[i, 0] = med
+        rec_mediation[i, 0] = med
+        for j in range(R):
+            x_isr = l_isr * (a_isr * r_isr[i, j] + b_isr)
+            x_air = l_air * (a_air * r_air[i, j] + b_air)
+            x_tr = l_tr * f_tr * r_training[i, j]
+            x_pl = l_pl * f_pl * r_planning[i, j]
+            if blend:
+                x_isr = w * x_isr + (1.0 - w) * isr_ref[i, j]
+                x_air = w * x_air + (1.0 - w) * air_ref[i, j]
+                x_tr = w * x_tr + (1.0 - w) * training_ref[i, j]
+                x_pl = w * x_pl + (1.0 - w) * planning_ref[i, j]
+            isr[i, j] = x_isr
+            air[i, j] = x_air
+            training[i, j] = x_tr
+            planning[i, j] = x_pl
+            rec_isr[i, j] = x_isr
+            rec_air[i, j] = x_air
+            rec_training[i, j] = x_tr
+            rec_planning[i, j] = x_pl
+    return isr, air, training, planning, mediation

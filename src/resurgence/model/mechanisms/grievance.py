@@ -10,8 +10,10 @@ it). Grievance feeds IS recruitment and capacity and cuts tips to host intellige
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
+from resurgence.core import nbmath
 from resurgence.model.module import M, Module, P, S
 from resurgence.model.params import beta, lognormal, truncnormal, uniform
 
@@ -51,6 +53,7 @@ class Grievance(Module):
         th = sim.theatre
         self._rec = th.attrs["reconstruction_gap"][None, :]
         self._mil = (th.attrs["pmf_presence"] * (1.0 - th.attrs["iran_affinity"]))[None, :]
+        self._P: np.ndarray | None = None  # per-run parameters of the kernel (first step)
         sim.state.grievance.grievance = (self._target(sim.params.grievance, 1.0, 0.0)
                                          * np.ones((sim.n, 1)))
 
@@ -61,13 +64,50 @@ class Grievance(Module):
 
     def step(self, sim, t: int) -> None:
         s, p, st = sim.state.grievance, sim.params.grievance, sim.state
-        detect = st.insurgency.detect
-        info = detect / (detect + p.harm_info_half)
-        harm = (st.host.host + st.coalition.air) * (1.0 - info)
-        if sim.elapsed(t) == 0:  # harm is measured against the run's first simulated week
-            s.harm_ref = harm
-        harm = harm - s.harm_ref
-        presence = np.clip(st.coalition.troop_ratio, 0.0, 2.0) - 1.0
-        target = self._target(p, st.militia.militia_strength, harm, presence)
-        s.grievance = s.grievance + p.grievance_rate * (target - s.grievance)
-        sim.record("grievance", t, s.grievance)
+        if self._P is None:  # per-run parameters of the kernel (built at the first step)
+            self._P = np.ascontiguousarray(np.column_stack([getattr(p, k)[:, 0] for k in _KERNEL_PARAMS]))
+        first = sim.elapsed(t) == 0  # harm is measured against the run's first simulated week
+        s.grievance, harm_ref = _cells(
+            self._P, np.asarray(st.insurgency.detect, dtype=np.float64),
+            np.asarray(st.host.host, dtype=np.float64), np.asarray(st.coalition.air, dtype=np.float64),
+            np.asarray(st.coalition.troop_ratio, dtype=np.float64),
+            np.asarray(st.militia.militia_strength, dtype=np.float64), s.grievance,
+            s.harm_ref if not first else s.grievance, first, self._rec[0], self._mil[0],
+            sim.out("grievance", t))
+        if first:
+            s.harm_ref = harm_ref
+
+
+_KERNEL_PARAMS = ("harm_info_half", "grievance_base", "grievance_reconstruction",
+                  "grievance_militia", "harm_weight", "presence_grievance", "grievance_rate")
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")  # x / 0 -> inf or nan, as in NumPy
+def _cells(P, detect, host, air, troop_ratio, militia, G, harm_ref, first, rec, mil,
+           rec_grievance):  # pragma: no cover - compiled
+    """The week's grievance of every run and region, fused (the same operations in the same
+    order as the former NumPy step). In the run's first week the harm of operations becomes
+    the reference it is measured against (returned; ``harm_ref`` is then not read)."""
+    n, R = G.shape
+    new = np.empty((n, R))
+    ref = np.empty((n, R))
+    for i in range(n):
+        half, g_base, g_rec, g_mil, h_w, p_g, rate = P[i]
+        presence = nbmath.clip(troop_ratio[i, 0], 0.0, 2.0) - 1.0
+        ms = militia[i, 0]
+        for j in range(R):
+            d = detect[i, j]
+            info = d / (d + half)
+            harm = (host[i, j] + air[i, j]) * (1.0 - info)
+            if first:
+                ref[i, j] = harm
+                harm = harm - harm
+            else:
+                harm = harm - harm_ref[i, j]
+            target = nbmath.clip(g_base + g_rec * rec[j] + g_mil * mil[j] * ms + h_w * harm
+                                 + p_g * presence, 0.0, 1.0)
+            g = G[i, j]
+            x = g + rate * (target - g)
+            new[i, j] = x
+            rec_grievance[i, j] = x
+    return new, ref

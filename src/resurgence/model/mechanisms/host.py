@@ -14,8 +14,10 @@ share of training with a lag), which adds to capability growth.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
+from resurgence.core import nbmath
 from resurgence.model.module import M, Module, P, S
 from resurgence.model.params import beta, lognormal, truncnormal, uniform
 
@@ -89,6 +91,7 @@ class Host(Module):
         self._federal = ~th.flags["kurdistan"][None, :]
         self._pmf = th.attrs["pmf_presence"][None, :]
         self._w = th.population / th.population.sum()
+        self._P: np.ndarray | None = None  # per-run parameters of the kernel (first step)
 
     @staticmethod
     def _be_target(p, lv, mediation):
@@ -98,25 +101,73 @@ class Host(Module):
     def step(self, sim, t: int) -> None:
         s, p, lv = sim.state.host, sim.params.host, sim.levers(t)
         c, st = sim.state.coalition, sim.state
+        if self._P is None:  # per-run parameters of the kernel (built at the first step)
+            self._P = np.ascontiguousarray(np.column_stack([getattr(p, k)[:, 0] for k in _KERNEL_PARAMS]))
         train = np.einsum("nr,r->n", c.training * self._federal, self._w)[:, None] / max(
             float((self._federal[0] * self._w).sum()), 1e-9)
         if np.isnan(s.train_ref).any():  # the first simulated week (a carried state is kept)
             s.train_ref = np.where(np.isnan(s.train_ref), np.maximum(train, 1e-9), s.train_ref)
-        lost = np.clip(1.0 - train / s.train_ref, 0.0, 1.0)
-        s.adaptation = s.adaptation + p.adaptation_rate * (lost - s.adaptation)
-        g = (p.cap_growth + p.cap_growth_training * np.minimum(train, 1.0)
-             + p.host_adaptation * s.adaptation) / 52.0
-        s.capability = s.capability + g * s.capability * (1.0 - s.capability / p.cap_max)
-        s.be_coord = s.be_coord + p.be_rate * (self._be_target(p, lv, c.mediation) - s.be_coord)
-        seam = 1.0 - p.seam_share * (1.0 - s.be_coord)
-        s.coord = p.branch_coordination * np.where(self._disputed, seam, 1.0)
-        presence = (1.0 - p.pandemic_presence_cut * lv["pandemic"]) * (
-            1.0 - p.protest_presence_cut * lv["protests"] * self._federal)
-        quality = (1.0 - p.corruption_cut * (lv["corruption"] - 0.5)) * (
-            1.0 - p.division_cut * (lv["political_division"] - 0.5))
-        militia = 1.0 + p.pmf_combat_weight * self._pmf * (st.militia.militia_strength - 1.0)
-        collapse = 1.0 - p.collapse_depth * st.territory.collapsed
-        s.host = np.maximum(s.capability * presence * quality * militia * collapse, 0.02)
-        sim.record("host_strength", t, s.host)
-        sim.record("host_capability", t, s.capability)
-        sim.record("be_coordination", t, s.be_coord)
+        levers = nbmath.columns({k: lv[k] for k in _KERNEL_LEVERS}, sim.n)
+        s.adaptation, s.capability, s.be_coord, s.coord, s.host = _cells(
+            self._P, levers, train, s.train_ref, s.adaptation, s.capability, s.be_coord,
+            np.asarray(c.mediation, dtype=np.float64),
+            np.asarray(st.militia.militia_strength, dtype=np.float64),
+            np.asarray(st.territory.collapsed, dtype=np.float64), self._disputed[0],
+            self._federal[0], self._pmf[0], sim.out("host_strength", t),
+            sim.out("host_capability", t), sim.out("be_coordination", t))
+
+
+_KERNEL_PARAMS = ("adaptation_rate", "cap_growth", "cap_growth_training", "host_adaptation",
+                  "cap_max", "be_rate", "be_floor", "seam_share", "branch_coordination",
+                  "pandemic_presence_cut", "protest_presence_cut", "corruption_cut",
+                  "division_cut", "pmf_combat_weight", "collapse_depth")
+_KERNEL_LEVERS = ("political_division", "pandemic", "protests", "corruption")
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")  # x / 0 -> inf or nan, as in NumPy
+def _cells(P, levers, train, train_ref, adaptation, capability, be_coord, mediation, militia,
+           collapsed, disputed, federal, pmf, rec_host, rec_capability,
+           rec_be):  # pragma: no cover - compiled
+    """The week's host forces of every run and region, fused (the same operations in the same
+    order as the former NumPy step): adaptation, capability, Baghdad-Erbil coordination, the
+    coordination factor and effective strength. ``levers`` holds political division,
+    pandemic, protests and corruption, ``train`` the national training coverage."""
+    n, R = collapsed.shape
+    new_a = np.empty((n, 1))
+    new_c = np.empty((n, 1))
+    new_be = np.empty((n, 1))
+    coord = np.empty((n, R))
+    host = np.empty((n, R))
+    for i in range(n):
+        (a_rate, cg, cg_t, h_ad, c_max, be_rate, be_floor, seam_w, branch, pan_cut, pro_cut,
+         cor_cut, div_cut, pmf_w, col_depth) = P[i]
+        division, pandemic, protests, corruption = levers[i, 0], levers[i, 1], levers[i, 2], levers[i, 3]
+        tr = train[i, 0]
+        lost = nbmath.clip(1.0 - tr / train_ref[i, 0], 0.0, 1.0)
+        a = adaptation[i, 0]
+        a = a + a_rate * (lost - a)
+        new_a[i, 0] = a
+        g = (cg + cg_t * nbmath.minimum(tr, 1.0) + h_ad * a) / 52.0
+        cap = capability[i, 0]
+        cap = cap + g * cap * (1.0 - cap / c_max)
+        new_c[i, 0] = cap
+        rec_capability[i, 0] = cap
+        div = 1.0 - 0.5 * (division - 0.5)
+        be_target = be_floor + (1.0 - be_floor) * nbmath.clip(mediation[i, 0] * div, 0.0, 1.0)
+        be = be_coord[i, 0]
+        be = be + be_rate * (be_target - be)
+        new_be[i, 0] = be
+        rec_be[i, 0] = be
+        seam = 1.0 - seam_w * (1.0 - be)
+        quality = (1.0 - cor_cut * (corruption - 0.5)) * (1.0 - div_cut * (division - 0.5))
+        pan = 1.0 - pan_cut * pandemic
+        ms = militia[i, 0]
+        for j in range(R):
+            coord[i, j] = branch * (seam if disputed[j] else 1.0)
+            presence = pan * (1.0 - pro_cut * protests * federal[j])
+            mil = 1.0 + pmf_w * pmf[j] * (ms - 1.0)
+            col = 1.0 - col_depth * collapsed[i, j]
+            x = nbmath.maximum(cap * presence * quality * mil * col, 0.02)
+            host[i, j] = x
+            rec_host[i, j] = x
+    return new_a, new_c, new_be, coord, host

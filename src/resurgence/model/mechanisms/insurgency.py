@@ -23,8 +23,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from resurgence.core import samplers
-from resurgence.core.linalg import rowdot
+from resurgence.core import nbmath, samplers
 from resurgence.model.module import M, Module, P, S
 from resurgence.model.params import beta, lognormal, truncnormal, uniform
 
@@ -140,6 +139,8 @@ class Insurgency(Module):
         self._border = th.flags["syria_border"][None, :].astype(float)
         self._adj = th.adjacency.astype(float)
         self._P: np.ndarray | None = None  # per-run parameter matrix for the fused kernel (built at first step)
+        self._Q: np.ndarray | None = None  # the same for the movement kernel
+        self._lead_den: np.ndarray | None = None
         s.fighters = p.is_fighters_0 * self._presence
         s.is_attacks = np.zeros((sim.n, sim.n_regions))
         s.detect = np.zeros((sim.n, sim.n_regions))
@@ -153,45 +154,39 @@ class Insurgency(Module):
     def step(self, sim, t: int) -> None:
         s, p, lv = sim.state.insurgency, sim.params.insurgency, sim.levers(t)
         h, c = sim.state.host, sim.state.coalition
-        u = sim.u_region(N, t)
+        u = np.ascontiguousarray(sim.u_region(N, t))  # C order whatever the chunk: one kernel signature
         F = s.fighters
         if self._P is None:
             self._P = np.ascontiguousarray(np.column_stack([getattr(p, k)[:, 0] for k in _KERNEL_PARAMS]))
-        lead = _lead_factor(p, s.leadership)[:, 0]
-        syria = (np.broadcast_to(lv["syria_instability"], (sim.n, 1))
-                 * (1.0 + s.syria_excess))[:, 0]
+        if self._lead_den is None:  # the leadership factor's denominator (per run, constant)
+            self._lead_den = np.maximum(1.0 - p.lead_weight * (1.0 - _lead_ref(p)), 1e-12)
+        lead = ((1.0 - p.lead_weight * (1.0 - s.leadership)) / self._lead_den)[:, 0]  # _lead_factor
+        syria = nbmath.columns({"syria": lv["syria_instability"]}, sim.n)[:, 0] * (1.0 + s.syria_excess[:, 0])
         D, removed, attacks, infra, new, share_in, air_share, means = _cells(
             F, h.host, h.coord, sim.state.grievance.grievance, c.isr, c.planning, c.air, u,
             self._presence[0], self._border[0], float(sim.drivers.season_doy[t]),
             np.ascontiguousarray(syria, dtype=float), lead, s.violence, self._P)
-        if (removed < 0).any() or (attacks < 0).any() or (new < 0).any():  # large means: rare
+        if min(removed.min(), attacks.min(), new.min()) < 0:  # large means: rare
             samplers.fix_large(2, removed, F, means[0], u[..., 0])
             samplers.fix_large(1, attacks, means[1], p.attack_dispersion, u[..., 1])
-            infra = samplers.binomial(attacks, p.infra_share, u[..., 2])
+            # infrastructure hits of the cells whose attacks were just drawn (the others are
+            # the kernel's, the same numbers samplers.binomial gives)
+            _infra(infra, attacks, self._P[:, _KERNEL_PARAMS.index("infra_share")], u[..., 2])
+            samplers.fix_large(2, infra, attacks, p.infra_share, u[..., 2])
             samplers.fix_large(0, new, means[2], 0.0, u[..., 3])
         s.detect = D
-        # leadership: depleted by this week's removal share, recovering towards 1
-        share = removed.sum(axis=1, keepdims=True) / np.maximum(F.sum(axis=1, keepdims=True), 1.0)
-        s.leadership = np.clip(s.leadership + p.lead_recovery * (1.0 - s.leadership)
-                               - p.decap_rate * share * s.leadership, 0.0, 1.0)
-        s.violence = s.violence + p.violence_memory * (attacks / self._pop_m[None, :] - s.violence)
-        s.syria_excess = s.syria_excess * (1.0 - p.syria_excess_decay)
-        F = np.maximum(F - removed, 0.0) + new + sim.drivers.is_surge[t][None, :]
-        # movement towards neighbours under less detection pressure (mean-field flow)
+        if self._Q is None:
+            self._Q = np.ascontiguousarray(np.column_stack([getattr(p, k)[:, 0] for k in _MOVE_PARAMS]))
+        # movement towards neighbours under less detection pressure (mean-field flow); the
+        # exp stays in NumPy (its vectorised exp and the C library's can differ in the last bit)
         pull = np.exp(-p.move_pressure * D)
-        denom = rowdot(pull, self._adj)
-        out = p.move_rate * F * (denom > 0)
-        F = F - out + pull * rowdot(out / np.maximum(denom, 1e-12), self._adj)
-        s.fighters = F
+        rec = tuple(sim.out(m, t) for m in ("is_fighters", "is_leadership", "is_attacks",
+                                            "is_attacks_infra", "is_removed", "is_removed_air",
+                                            "is_recruits", "is_inflow"))
+        s.fighters, s.leadership, s.violence, s.syria_excess = _moves(
+            F, removed, new, attacks, infra, pull, air_share, share_in, sim.drivers.is_surge[t],
+            s.leadership, s.violence, s.syria_excess, self._adj, self._pop_m, self._Q, *rec)
         s.is_attacks = attacks
-        sim.record("is_attacks", t, attacks)
-        sim.record("is_attacks_infra", t, infra)
-        sim.record("is_fighters", t, F)
-        sim.record("is_removed", t, removed)
-        sim.record("is_removed_air", t, removed * air_share)
-        sim.record("is_recruits", t, new * (1.0 - share_in))
-        sim.record("is_inflow", t, new * share_in)
-        sim.record("is_leadership", t, s.leadership)
 
 
 def _lead_ref(p) -> np.ndarray:
@@ -214,7 +209,7 @@ _KERNEL_PARAMS = ("detect_host", "tips_grievance", "detect_isr", "detect_plannin
                   "syria_inflow", "interdiction", "allee_fighters", "backlash", "violence_ref")
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")  # x / 0 -> inf or nan, as in NumPy
 def _cells(F, H, coord, G, isr, planning, air, u, presence, border, doy, syria, lead, V,
            P):  # pragma: no cover
     """The weekly IS flows of every run and region, fused (the equations of docs/model.md):
@@ -238,6 +233,9 @@ def _cells(F, H, coord, G, isr, planning, air, u, presence, border, doy, syria, 
          a_k, infra_s, cap0, cap_g, rec, rec_space, inflow0, interd, allee, back,
          v_ref) = P[i]
         season = 1.0 + s_amp * np.cos(2.0 * np.pi * (doy - s_peak) / 365.25)
+        # the infrastructure share is the run's: its clamp, log1p and odds once per run
+        i_pp = min(max(infra_s, 0.0), 1.0 - 1e-12)
+        i_log, i_r = np.log1p(-i_pp), i_pp / (1.0 - i_pp)
         for j in range(R):
             f, h, g = F[i, j], H[i, j], G[i, j]
             isr_c = min(isr[i, j], 1.0)
@@ -253,7 +251,7 @@ def _cells(F, H, coord, G, isr, planning, air, u, presence, border, doy, syria, 
                      * (1.0 - isr_det * isr_c))
             a = samplers.negbin1(m_att, a_k, u[i, j, 1])
             attacks[i, j] = a
-            infra[i, j] = samplers.binomial1(a, infra_s, u[i, j, 2]) if a >= 0 else -1.0
+            infra[i, j] = samplers.binomial1p(a, i_pp, i_log, i_r, u[i, j, 2]) if a >= 0 else -1.0
             cap = cap0 * presence[j] * max(1.0 + cap_g * (g - 0.3), 0.1)
             a_j = allee * presence[j]
             allee_f = f / (f + a_j) if a_j > 0.0 else 1.0
@@ -267,3 +265,77 @@ def _cells(F, H, coord, G, isr, planning, air, u, presence, border, doy, syria, 
             means[1, i, j] = m_att
             means[2, i, j] = m_rec + m_in
     return D, removed, attacks, infra, new, share_in, air_share, means
+
+
+@numba.njit(cache=True, nogil=True)
+def _infra(infra, attacks, share, u):  # pragma: no cover - compiled
+    """Infrastructure hits ~ Binomial(attacks, share) of the cells flagged -1 (their attacks
+    took the large-mean branch), in place; -1 again where this draw takes it too."""
+    n, R = infra.shape
+    for i in range(n):
+        for j in range(R):
+            if infra[i, j] < 0:
+                infra[i, j] = samplers.binomial1(attacks[i, j], share[i], u[i, j])
+
+
+_MOVE_PARAMS = ("lead_recovery", "decap_rate", "violence_memory", "syria_excess_decay", "move_rate")
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")  # x / 0 -> inf or nan, as in NumPy
+def _moves(F, removed, new, attacks, infra, pull, air_share, share_in, surge, leadership, V,
+           excess, adj, pop_m, Q, rec_F, rec_L, rec_attacks, rec_infra, rec_removed, rec_air,
+           rec_recruits, rec_inflow):  # pragma: no cover - compiled
+    """The rest of the week after the draws, fused (the same operations in the same order as
+    the former NumPy step): leadership depleted by the removal share, remembered violence,
+    the Syrian pool, removals, recruits and arrivals, then the move of a share of fighters to
+    neighbours by ``pull`` (``exp(-move_pressure D)``). Sums over regions in NumPy's order
+    (pairwise), products with the adjacency row by row in order (as ``rowdot``). Returns the
+    fighters, leadership, violence and Syrian pool; records the week's IS series into
+    ``rec_*``."""
+    n, R = F.shape
+    F_out = np.empty((n, R))
+    L_out = np.empty((n, 1))
+    V_out = np.empty((n, R))
+    ex_out = np.empty((n, 1))
+    F1 = np.empty(R)
+    out = np.empty(R)
+    q = np.empty(R)
+    denom = np.empty(R)
+    moved = np.empty(R)
+    for i in range(n):
+        lr, decap, vm, decay, mr = Q[i]
+        share = nbmath.pairwise_sum(removed[i]) / nbmath.maximum(nbmath.pairwise_sum(F[i]), 1.0)
+        L = leadership[i, 0]
+        L = nbmath.clip(L + lr * (1.0 - L) - decap * share * L, 0.0, 1.0)
+        L_out[i, 0] = L
+        rec_L[i, 0] = L
+        ex_out[i, 0] = excess[i, 0] * (1.0 - decay)
+        for j in range(R):
+            V_out[i, j] = V[i, j] + vm * (attacks[i, j] / pop_m[j] - V[i, j])
+            F1[j] = nbmath.maximum(F[i, j] - removed[i, j], 0.0) + new[i, j] + surge[j]
+            rec_attacks[i, j] = attacks[i, j]
+            rec_infra[i, j] = infra[i, j]
+            rec_removed[i, j] = removed[i, j]
+            rec_air[i, j] = removed[i, j] * air_share[i, j]
+            rec_recruits[i, j] = new[i, j] * (1.0 - share_in[i, j])
+            rec_inflow[i, j] = new[i, j] * share_in[i, j]
+        # each sum over k in order, as rowdot's einsum adds them (k outer: vectorised over m)
+        for m in range(R):
+            denom[m] = 0.0
+            moved[m] = 0.0
+        for k in range(R):
+            pk = pull[i, k]
+            for m in range(R):
+                denom[m] += pk * adj[k, m]
+        for m in range(R):
+            out[m] = mr * F1[m] * (1.0 if denom[m] > 0 else 0.0)
+            q[m] = out[m] / nbmath.maximum(denom[m], 1e-12)
+        for k in range(R):
+            qk = q[k]
+            for m in range(R):
+                moved[m] += qk * adj[k, m]
+        for m in range(R):
+            x = F1[m] - out[m] + pull[i, m] * moved[m]
+            F_out[i, m] = x
+            rec_F[i, m] = x
+    return F_out, L_out, V_out, ex_out

@@ -9,9 +9,10 @@ A strike shock forces a campaign; a truce shock forces a pause (C23).
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
-from resurgence.core import samplers
+from resurgence.core import nbmath, samplers
 from resurgence.core.linalg import rowdot
 from resurgence.model.module import M, Module, P, S
 from resurgence.model.params import beta, lognormal, truncnormal, uniform
@@ -77,31 +78,90 @@ class Militia(Module):
         self._base_region = np.zeros((len(th.bases), th.n_regions))
         for j, b in enumerate(th.bases):
             self._base_region[j, th.index(b.region)] = 1.0
+        self._base_index = np.array([th.index(b.region) for b in th.bases], dtype=np.int64)
+        self._P: np.ndarray | None = None  # per-run parameters of the kernel (first step)
 
     def step(self, sim, t: int) -> None:
         s, p, lv = sim.state.militia, sim.params.militia, sim.levers(t)
         c = sim.state.coalition
-        present = (c.troops > 0).astype(float)
-        vacuum = 1.0 - np.clip(c.troop_ratio, 0.0, 1.0)
-        tension = lv["us_iran_tension"]
-        ceiling = p.militia_ceiling * (1 + p.militia_vacuum * vacuum
-                                       + p.militia_tension * (tension - 1.0))
-        m = s.militia_strength
-        s.militia_strength = m + p.militia_growth / 52.0 * m * (1.0 - m / ceiling)
-        u = sim.u_national(N, t)[:, :1]
-        p_on = np.clip(p.campaign_on * tension, 0.0, 1.0)
-        flip = np.where(s.campaign, u < p.campaign_off, u < p_on)
-        camp = s.campaign ^ flip
-        force = sim.drivers.campaign_force[t]
-        if force:
-            camp = np.full_like(camp, force > 0)
+        if self._P is None:  # per-run parameters of the kernel (built at the first step)
+            self._P = np.ascontiguousarray(np.column_stack([getattr(p, k)[:, 0] for k in _KERNEL_PARAMS]))
+        tension = nbmath.columns({"us_iran_tension": lv["us_iran_tension"]}, sim.n)[:, 0]
+        u = np.ascontiguousarray(sim.u_region(N, t)[..., 0])  # C order: one kernel signature
+        strength, camp, attacks, flagged = _cells(
+            self._P, tension, np.asarray(c.troops, dtype=np.float64),
+            np.asarray(c.troop_ratio, dtype=np.float64), np.asarray(c.base_open),
+            s.militia_strength, s.campaign, np.ascontiguousarray(sim.u_national(N, t)[:, 0]), u,
+            float(sim.drivers.campaign_force[t]), self._base_index, self._convoy[0], self._capital[0],
+            sim.out("militia_strength", t), sim.out("militia_campaign", t))
+        if flagged:  # large means (rare): the moment-matched gamma quantile, as samplers do
+            mean = self._mean(p, tension, c, strength, camp)
+            samplers.fix_large(1, attacks, mean, p.militia_dispersion, u)
+        s.militia_strength = strength
         s.campaign = camp
+        s.militia_attacks_us = attacks
+        sim.record("militia_attacks_us", t, attacks)  # strength and campaign: by the kernel
+
+    def _mean(self, p, tension, c, strength, camp) -> np.ndarray:
+        """The mean attacks the kernel draws from (the former NumPy expression)."""
+        tension = tension[:, None]
+        present = (c.troops > 0).astype(float)
         targets = (p.attack_rate_base * rowdot(c.base_open.astype(float), self._base_region)
                    + p.attack_rate_convoy * self._convoy * present
                    + p.attack_rate_embassy * self._capital)
-        mean = (targets * s.militia_strength * (0.5 + 0.5 * tension)
+        return (targets * strength * (0.5 + 0.5 * tension)
                 * np.where(camp, 1.0, p.truce_intensity))
-        s.militia_attacks_us = samplers.negbin(mean, p.militia_dispersion, sim.u_region(N, t)[..., 0])
-        sim.record("militia_attacks_us", t, s.militia_attacks_us)
-        sim.record("militia_strength", t, s.militia_strength)
-        sim.record("militia_campaign", t, camp.astype(float))
+
+
+_KERNEL_PARAMS = ("militia_ceiling", "militia_vacuum", "militia_tension", "militia_growth",
+                  "campaign_on", "campaign_off", "attack_rate_base", "attack_rate_convoy",
+                  "attack_rate_embassy", "truce_intensity", "militia_dispersion")
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")  # x / 0 -> inf or nan, as in NumPy
+def _cells(P, tension, troops, troop_ratio, base_open, strength, campaign, u_camp, u, force,
+           base_index, convoy, capital, rec_strength, rec_campaign):  # pragma: no cover - compiled
+    """The week's militia flows of every run, fused (the same operations in the same order as
+    the former NumPy step): strength towards its ceiling, the campaign switch, then attacks ~
+    NB(targets x strength x tension x campaign, k) on each region (-1: the large-mean branch,
+    ``flagged``). ``base_index`` is each base's region, ``force`` the campaign forced this week
+    (+1, -1 or 0). Strength and campaign are recorded into ``rec_*`` (week ``t``'s rows)."""
+    n, R = u.shape
+    B = base_index.shape[0]
+    new_strength = np.empty((n, 1))
+    camp = np.empty((n, 1), dtype=np.bool_)
+    attacks = np.empty((n, R))
+    bases = np.zeros(R)
+    flagged = False
+    for i in range(n):
+        (ceil0, vac_w, ten_w, growth, c_on, c_off, r_base, r_convoy, r_emb, truce,
+         k) = P[i]
+        tn = tension[i]
+        present = 1.0 if troops[i, 0] > 0 else 0.0
+        vacuum = 1.0 - nbmath.clip(troop_ratio[i, 0], 0.0, 1.0)
+        ceiling = ceil0 * (1 + vac_w * vacuum + ten_w * (tn - 1.0))
+        m = strength[i, 0]
+        ms = m + growth / 52.0 * m * (1.0 - m / ceiling)
+        new_strength[i, 0] = ms
+        rec_strength[i, 0] = ms
+        p_on = nbmath.clip(c_on * tn, 0.0, 1.0)
+        on = campaign[i, 0]
+        flip = (u_camp[i] < c_off) if on else (u_camp[i] < p_on)
+        cp = on ^ flip
+        if force:
+            cp = force > 0
+        camp[i, 0] = cp
+        rec_campaign[i, 0] = 1.0 if cp else 0.0
+        for j in range(R):
+            bases[j] = 0.0
+        for b in range(B):
+            if base_open[i, b]:
+                bases[base_index[b]] += 1.0
+        intensity = 1.0 if cp else truce
+        for j in range(R):
+            target = r_base * bases[j] + r_convoy * convoy[j] * present + r_emb * capital[j]
+            a = samplers.negbin1(target * ms * (0.5 + 0.5 * tn) * intensity, k, u[i, j])
+            if a < 0:
+                flagged = True
+            attacks[i, j] = a
+    return new_strength, camp, attacks, flagged

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from resurgence.core import samplers
+from resurgence.core import nbmath, samplers
 from resurgence.model.module import M, Module, P, S
 from resurgence.model.params import lognormal, uniform
 
@@ -69,11 +69,12 @@ class Territory(Module):
         s.collapsed = np.zeros((sim.n, sim.n_regions))
         self._pop_m = th.population[None, :] / 1e6
         self._P: np.ndarray | None = None  # per-run parameters of the fused kernel (first step)
+        self._hold: np.ndarray | None = None
 
     def step(self, sim, t: int) -> None:
         s, p, st = sim.state.territory, sim.params.territory, sim.state
         c, coord, G = st.coalition, st.host.coord, st.grievance.grievance
-        u = sim.u_region(N, t)
+        u = np.ascontiguousarray(sim.u_region(N, t))  # C order whatever the chunk: one kernel signature
         if self._P is None:
             self._P = np.ascontiguousarray(
                 np.column_stack([getattr(p, k)[:, 0] for k in _KERNEL_PARAMS]))
@@ -87,12 +88,29 @@ class Territory(Module):
             V = V0 - cleared + new
         s.collapsed = collapsed
         s.villages = V
-        holds = (collapsed.max(axis=1, keepdims=True) > 0) | (
-            V.sum(axis=1, keepdims=True) >= p.hold_villages)
-        sim.record("is_villages", t, V)
-        sim.record("villages_cleared", t, cleared)
-        sim.record("collapsed", t, collapsed)
-        sim.record("is_holds_ground", t, holds.astype(float))
+        if self._hold is None:
+            self._hold = np.ascontiguousarray(p.hold_villages[:, 0])
+        _finish(V, cleared, collapsed, self._hold, sim.out("is_villages", t),
+                sim.out("villages_cleared", t), sim.out("collapsed", t),
+                sim.out("is_holds_ground", t))
+
+
+@numba.njit(cache=True, nogil=True)
+def _finish(V, cleared, collapsed, hold, rec_V, rec_cleared, rec_collapsed,
+            rec_holds):  # pragma: no cover - compiled
+    """The week's records: villages, cleared, collapsed, and "IS holds ground" (a region
+    collapsed, or villages summed as NumPy sums them at or above ``hold``)."""
+    n, R = V.shape
+    for i in range(n):
+        any_collapsed = False
+        for j in range(R):
+            rec_V[i, j] = V[i, j]
+            rec_cleared[i, j] = cleared[i, j]
+            rec_collapsed[i, j] = collapsed[i, j]
+            if collapsed[i, j] > 0:
+                any_collapsed = True
+        holds = any_collapsed or nbmath.pairwise_sum(V[i]) >= hold[i]
+        rec_holds[i, 0] = 1.0 if holds else 0.0
 
 
 _KERNEL_PARAMS = ("clear_unsupported", "clear_isr", "clear_air", "clear_planning", "clear_rate",
