@@ -212,6 +212,17 @@ def typical_means(pilot: dict[str, np.ndarray], p: dict[str, float]) -> list[tup
     ]
 
 
+
+def _native_draws(rng: np.random.Generator, laws, size) -> None:
+    """NumPy's native samplers at the model's means: one array per law (the floor (b))."""
+    for kind, _label, a, b in laws:
+        if kind == "poisson":
+            rng.poisson(a, size=size)
+        elif kind == "negbin":
+            rng.negative_binomial(b, b / (b + np.maximum(a, 1e-12)), size=size)
+        else:
+            rng.binomial(a.astype(np.int64), np.clip(b, 0.0, 1.0), size=size)
+
 def bench_count_floor(laws: list[tuple], runs: int, weeks: int, chunk_size: int,
                       seed: int) -> dict:
     """(b) NumPy's native samplers, one vectorised call per law per chunk."""
@@ -220,13 +231,7 @@ def bench_count_floor(laws: list[tuple], runs: int, weeks: int, chunk_size: int,
     for c, ids in enumerate(chunks(runs, chunk_size)):
         rng = np.random.default_rng([seed, c])
         size = (len(ids), weeks, R)
-        for kind, _label, a, b in laws:
-            if kind == "poisson":
-                rng.poisson(a, size=size)
-            elif kind == "negbin":
-                rng.negative_binomial(b, b / (b + np.maximum(a, 1e-12)), size=size)
-            else:
-                rng.binomial(a.astype(np.int64), np.clip(b, 0.0, 1.0), size=size)
+        _native_draws(rng, laws, size)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {"wall_s": wall, "cpu_s": cpu, "variates": runs * weeks * R * len(laws),
             "laws": [{"law": k, "flow": lbl, "mean_national": float(np.sum(a * b) if k == "binomial"
@@ -344,13 +349,7 @@ def bench_interleaved(scenario: str, weeks: int, chunk_size: int, seed: int, law
         rng = np.random.default_rng([seed, r])
         size = (len(ids), weeks, R)
         c0 = time.process_time()
-        for kind, _label, a, b in laws:
-            if kind == "poisson":
-                rng.poisson(a, size=size)
-            elif kind == "negbin":
-                rng.negative_binomial(b, b / (b + np.maximum(a, 1e-12)), size=size)
-            else:
-                rng.binomial(a.astype(np.int64), np.clip(b, 0.0, 1.0), size=size)
+        _native_draws(rng, laws, size)
         tot["b"] += time.process_time() - c0
         if ref is not None:
             m = ref.run_reference(1, scenario, weeks, seed=seed + 7919 * r)
