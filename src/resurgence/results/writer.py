@@ -7,7 +7,7 @@ atomically and committed to the journal with its sha256; ``close`` computes the 
 moves the directory into place, so ``DIR`` is either complete or absent. With ``resume=True``
 the temp dir of a dead writer of the same run is adopted and its committed chunks kept.
 Chunk encoding and writing run on a thread (bounded queue of 2) so they overlap the simulation;
-the columns are handed to pyarrow without copies (the chunk's own buffers), and the thread also
+the columns are handed to pyarrow without copies (laid out by :mod:`resurgence.results.layout`), and the thread also
 keeps each chunk's *cells x runs* blocks for the quantiles (:class:`~resurgence.results.quantiles.CellStore`),
 so that little is left to do after the last chunk.
 """
@@ -30,12 +30,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from resurgence.core import nbmath
 from resurgence.core.atomic import (
     atomic_output_path,
     atomic_write_bytes,
@@ -46,6 +44,7 @@ from resurgence.core.atomic import (
 from resurgence.core.errors import BundleError
 from resurgence.model.module import MetricSpec
 from resurgence.results import journal as jr
+from resurgence.results.layout import lay_out
 from resurgence.results.quantiles import CellStore, bundle_quantiles
 
 FORMAT = "resurgence-bundle/1"
@@ -55,66 +54,6 @@ _WRITER_KEYS = ("format", "files", "metrics", "scenarios", "regions", "national_
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DICT = pa.dictionary(pa.int32(), pa.string())
 CELLS = "cells.tmp"  # scratch file of the quantile pass (deleted before the bundle is moved)
-
-
-_AGG = {"sum": 0, "mean": 1, "max": 2, "popmean": 3}
-
-
-@numba.njit(cache=True, nogil=True)
-def _layout_region(src, agg, given, full, block):  # pragma: no cover - compiled
-    """One regional metric of a chunk: ``src`` (runs, weeks, regions) into ``full`` (runs,
-    weeks, regions + 1) float32, the national row last, and into the cells x runs ``block``
-    (regions + 1, weeks, runs). The national row is the float64 sum (in NumPy's pairwise
-    order), mean or max of the regions, or ``given`` (agg 3). Returns whether every value is
-    finite."""
-    n, W, R = src.shape
-    row = np.empty(R)
-    finite = True
-    for w in range(W):  # the order the engine's week-major buffers are laid out in
-        for i in range(n):
-            for j in range(R):
-                x = src[i, w, j]
-                row[j] = x
-                y = np.float32(x)
-                full[i, w, j] = y
-                block[j, w, i] = y
-                if not np.isfinite(y):
-                    finite = False
-            if agg == 0:
-                nat = nbmath.pairwise_sum(row)
-            elif agg == 1:
-                nat = nbmath.pairwise_sum(row) / R
-            elif agg == 2:
-                nat = row[0]
-                for j in range(1, R):
-                    nat = nbmath.maximum(nat, row[j])
-            else:
-                nat = given[i, w]
-            y = np.float32(nat)
-            full[i, w, R] = y
-            block[R, w, i] = y
-            if not np.isfinite(y):
-                finite = False
-    return finite
-
-
-@numba.njit(cache=True, nogil=True)
-def _layout_national(src, full, block):  # pragma: no cover - compiled
-    """One national metric of a chunk: ``src`` (runs, weeks) into the national rows of ``full``
-    (the others 0: null) and into ``block`` (weeks, runs). Returns whether all are finite."""
-    n, W = src.shape
-    R = full.shape[2] - 1
-    finite = True
-    for w in range(W):
-        for i in range(n):
-            for j in range(R):
-                full[i, w, j] = 0.0
-            y = np.float32(src[i, w])
-            full[i, w, R] = y
-            block[w, i] = y
-            if not np.isfinite(y):
-                finite = False
-    return finite
 
 
 def json_default(o: Any) -> Any:
@@ -330,17 +269,11 @@ class BundleWriter:
             src = np.asarray(regional[m.name] if m.level == "region" else national[m.name])
             if src.dtype not in (np.float32, np.float64):
                 src = src.astype(np.float64)
-            full = np.empty((n, w, r + 1), dtype=np.float32)
-            # the chunk's rows (national row last) and its cells x runs block in one pass;
             # a population-weighted national row comes from NumPy's matmul, as before
-            block = np.empty((r + 1, w, n) if m.level == "region" else (w, n), dtype=np.float32)
             with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused below
-                if m.level == "region":
-                    given = (self._national(m, np.asarray(src, np.float64))
-                             if m.agg == "popmean" else self._no_nat)
-                    finite = _layout_region(src, _AGG[m.agg], given, full, block)
-                else:
-                    finite = _layout_national(src, full, block)
+                given = (self._national(m, np.asarray(src, np.float64))
+                         if m.level == "region" and m.agg == "popmean" else self._no_nat)
+            full, block, finite = lay_out(src, m.level, m.agg, given, r)
             if not finite:
                 bad = np.argwhere(~np.isfinite(full))[0]
                 raise BundleError(
