@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from resurgence.calibration.periods import cover
 from resurgence.core import samplers
 from resurgence.core.timegrid import period_weights
 from resurgence.model.params import Param, Prior, lognormal
@@ -202,10 +203,6 @@ def musings_ratio(week_starts: np.ndarray, window: tuple[np.datetime64, np.datet
     return np.exp(np.asarray(drift, float)[:, None] * tau[None, :])
 
 
-def _month_index(d: pd.Timestamp) -> int:
-    return d.year * 12 + d.month - 1
-
-
 def fit_rows(obs: pd.DataFrame, national: str = "IQ") -> pd.DataFrame:
     """The rows the ABC fits, each fact once (issue #9: overlapping rows counted as
     independent, weekly snapshots read as levels).
@@ -227,24 +224,8 @@ def fit_rows(obs: pd.DataFrame, national: str = "IQ") -> pd.DataFrame:
             else:
                 out.append(g[g["granularity"] != "week"].assign(role="level"))
             continue
-        covered: dict[int, float] = {}
         keep = []
-        order = {"month": 0, "quarter": 1, "year": 2}
-        g = g[g["granularity"] != "week"]
-        for _, r in sorted(g.iterrows(), key=lambda kv: (order.get(kv[1]["granularity"], 3),
-                                                        kv[1]["period_start"])):
-            ps, pe = pd.Timestamp(r["period_start"]), pd.Timestamp(r["period_end"])
-            a, b = _month_index(ps), _month_index(pe)
-            months = [m for m in range(a, b + 1) if m not in covered]
-            if not months:
-                continue
-            whole = len(months) == b - a + 1
-            if not whole and (months != list(range(months[0], months[-1] + 1))
-                              or ps.day != 1 or not pe.is_month_end):
-                continue  # a non-contiguous or ragged remainder: not a clean period
-            value = float(r["value"]) - sum(v for m, v in covered.items() if a <= m <= b)
-            if value <= 0:
-                continue
+        for r, months, value, whole in cover(g, others=True, contiguous=True):
             row = r.copy()
             if not whole:
                 row["period_start"] = pd.Timestamp(year=months[0] // 12, month=months[0] % 12 + 1, day=1)
@@ -252,8 +233,6 @@ def fit_rows(obs: pd.DataFrame, national: str = "IQ") -> pd.DataFrame:
                                      + pd.offsets.MonthEnd(0))
                 row["value"] = value
                 row["granularity"] = f"{r['granularity']} remainder"
-            for m in months:
-                covered[m] = value / len(months)
             keep.append(row)
         if keep:
             out.append(pd.DataFrame(keep).assign(role="level"))
