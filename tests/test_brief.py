@@ -169,7 +169,10 @@ def test_probability_differences_in_percentage_points(brief):
 
     pt = content.pathway_table(data)
     hg = pt[pt["outcome"].str.startswith("probability that IS holds ground within 24")].iloc[0]
-    assert hg["full-withdrawal minus announced-2500"].split(" [")[0].endswith("pp")
+    # a difference in percentage points, its interval in brackets (or, where no paired run
+    # differs at this size, "+0 pp (no run differs)")
+    assert re.match(r"^[+\-\u2212]?\d+(\.\d+)? pp( \[|$| \(no run differs\))",
+                    hg["full-withdrawal minus announced-2500"])
     assert "P(B>A)" not in render_html(data, out).read_text()
     assert fmt_pp_examples() == ["+20 pp", "-5 pp", "+0.5 pp"]
 

@@ -250,19 +250,19 @@ def test_calibrate_scores_observations_drawn_with_noise():
     np.testing.assert_array_equal(noisy, again)
 
 
-def test_the_musings_ratio_drifts_across_its_reports_and_is_held_after():
-    from resurgence.calibration import obsmodel
+def test_reporting_ratios_drift_across_their_reports_and_are_held_after():
+    from resurgence.calibration import drift, obsmodel
 
     win = (np.datetime64("2018-01-01"), np.datetime64("2019-12-31"))
     weeks = np.datetime64("2017-06-05") + 7 * np.arange(200)
-    r = obsmodel.musings_ratio(weeks, win, np.array([0.0, -0.8]))
+    r = drift.ratio(weeks, win, np.array([0.0, -0.8]))
     assert np.all(r[0] == 1.0)  # no drift, no change
     inside = (weeks >= win[0]) & (weeks + 3 <= win[1])
     assert np.all(np.diff(r[1, inside]) < 0)  # falls across the window
     after, before = weeks > win[1], weeks + 4 < win[0]
     assert np.allclose(r[1, after], r[1, after][0]) and np.allclose(r[1, before], r[1, before][0])
     assert r[1, after][0] == pytest.approx(np.exp(-0.8), rel=0.02)  # half a year past the middle
-    # the observation model applies it to Musings rows only
+    # the observation model applies each drift to its own series' rows only
     _, d = history_setup(IRAQ_2020, dt.date(2020, 11, 30), fit=True)
     W = d.weights.shape[0]
     arrays = {"is_attacks": np.ones((2, W, 18), np.float32),
@@ -272,13 +272,24 @@ def test_the_musings_ratio_drifts_across_its_reports_and_is_held_after():
 
     ps = ParamSet.defaults(full_specs(), 2).with_overrides({"musings_drift": np.array([0.0, -0.8])})
     mu = obsmodel.expected(d, arrays, ps.values)
-    mus = (d.rate == "rate_musings") & (d.rows["period_end"] > pd.Timestamp("2019-06-30")).to_numpy()
+    late = (d.rows["period_end"] > pd.Timestamp("2019-06-30")).to_numpy()
+    mus = (d.rate == "rate_musings") & late
     ctc = d.rate == "rate_ctc"
+    deaths = (d.rate == "sb_deaths_per_attack") & late
     assert np.all(mu[1, mus] < 0.8 * mu[0, mus]) and np.allclose(mu[1, ctc], mu[0, ctc])
+    assert np.allclose(mu[1, deaths], mu[0, deaths])
+    up = ps.with_overrides({"musings_drift": np.zeros(2), "ucdp_deaths_drift": np.array([0.0, 0.5])})
+    mu = obsmodel.expected(d, arrays, up.values)
+    every = d.rate == "sb_deaths_per_attack"
+    bg = up.values["sb_deaths_background"][0] * d.months[every]  # the background does not drift
+    tilt = (mu[1, every] - bg) / (mu[0, every] - bg)  # months in order, 2018-01 on
+    assert np.all(np.diff(tilt) > 0) and tilt[0] < 0.55 and tilt[-1] > 1.8
+    assert np.allclose(mu[1, mus], mu[0, mus]) and np.allclose(mu[1, ctc], mu[0, ctc])
 
 
 def test_forecasts_carry_the_musings_ratio_and_widen_with_its_walk():
-    from resurgence.calibration.forecast import month_bounds, musings_path
+    from resurgence.calibration.drift import ratio_path
+    from resurgence.calibration.forecast import month_bounds
     from resurgence.calibration.posterior import full_specs
     from resurgence.model.params import ParamSet
 
@@ -288,6 +299,10 @@ def test_forecasts_carry_the_musings_ratio_and_widen_with_its_walk():
     held = ParamSet.defaults(full_specs(), 400).with_overrides(
         {"musings_drift": np.full(400, -0.8), "musings_walk": np.zeros(400),
          "musings_persist": np.zeros(400)})
+
+    def musings_path(ps, *a, **k):
+        return ratio_path(ps.values, "rate_musings", *a, **k)
+
     m = musings_path(held, runs, win, ps_, pe_, seed=3)
     assert np.allclose(m, m[0, 0]) and m[0, 0] == pytest.approx(np.exp(-0.8), rel=0.02)
     # the drift goes on after the last report, damped: drift x p x (1 - exp(-s / p)) more
@@ -307,6 +322,12 @@ def test_forecasts_carry_the_musings_ratio_and_widen_with_its_walk():
     # ~0.3 * sqrt(years since the last report): ~0.29 after 0.95 years, ~0.6 after 3.9
     assert 0.22 < sd_first < 0.36 and 0.5 < sd_last < 0.72
     np.testing.assert_array_equal(w, np.log(musings_path(walk, runs, win, ps_, pe_, seed=3)))
+    # UCDP's deaths and events share one walk of their own (not Musings'), ~0.15 sqrt(years)
+    ucdp = held.with_overrides({"ucdp_walk": np.full(400, 0.15)})
+    dth, evt = (np.log(ratio_path(ucdp.values, r, runs, win, ps_, pe_, seed=3))
+                for r in ("sb_deaths_per_attack", "sb_events_per_attack"))
+    np.testing.assert_array_equal(dth, evt)
+    assert 0.22 < dth[:, -1].std() < 0.38 and abs(np.corrcoef(dth[:, -1], w[:, -1])[0, 1]) < 0.2
 
 
 def test_ucdp_event_noise_is_bounded_by_the_months_before_the_first_origin():

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from resurgence.calibration import obsmodel
+from resurgence.calibration import drift, obsmodel
 from resurgence.calibration.cases import IRAQ_2020, case_observations
 from resurgence.calibration.forecast import simulate_forecast
 from resurgence.calibration.inference import history_setup
@@ -27,11 +27,15 @@ def test_forecast_and_filter_read_the_drift_window_the_fit_read():
     # the vintage also holds the 2014-2017 rows, which must not stretch the window
     known = case_observations(IRAQ_2020, UNTIL, published_before=ORIGIN)
     _, d = history_setup(IRAQ_2020, UNTIL, ORIGIN, fit=True)
-    assert d.drift_window == (np.datetime64("2018-01-01"), np.datetime64("2018-11-30"))
-    assert obsmodel.drift_window(known) != d.drift_window  # 2014-2017 rows in the vintage
-    assert obsmodel.drift_window(known, start=IRAQ_2020.history_start) == d.drift_window
+    win = d.drift_windows["rate_musings"]
+    assert win == (np.datetime64("2018-01-01"), np.datetime64("2018-11-30"))
+    assert drift.drift_window(known) != win  # 2014-2017 rows in the vintage
+    assert drift.windows(known, start=IRAQ_2020.history_start) == d.drift_windows
     grid = WeekGrid(dt.date(2017, 12, 25), 53)  # the filter's grid, spun up from a Monday
-    assert reports(known, grid, IRAQ_2020.history_start).drift_window == d.drift_window
+    assert reports(known, grid, IRAQ_2020.history_start).drift_windows == d.drift_windows
+    # UCDP's months span their own window (its reports end at its own publication lag)
+    ucdp = d.drift_windows["sb_deaths_per_attack"]
+    assert ucdp is not None and ucdp[0] == np.datetime64("2018-01-01") and ucdp[1] <= win[1]
 
 
 def test_the_forecast_continues_the_fitted_ratio():
@@ -48,7 +52,7 @@ def test_the_forecast_continues_the_fitted_ratio():
                              seed=3, posterior=p) for p in (flat, tilted)]
     inc = [o[(o["region"] == "IQ") & (o["series"] == "incidents")]["value"].sum() for o in out]
     _, d = history_setup(IRAQ_2020, UNTIL, ORIGIN, fit=True)
-    a, b = (w.astype(float) for w in d.drift_window)
+    a, b = (w.astype(float) for w in d.drift_windows["rate_musings"])
     tau_end = (b - 0.5 * (a + b)) / 365.25
     assert tau_end == pytest.approx(0.46, abs=0.01)
     assert inc[1] / inc[0] == pytest.approx(np.exp(tau_end), rel=0.08)

@@ -79,13 +79,17 @@ def test_the_filter_follows_the_reports():
     # the same draws filtered on reports at half and at twice the real levels: the states on
     # the origin follow the reports. The state that reads the attacks most directly is the
     # remembered IS violence (an average of recent attacks per head, summed over
-    # governorates); the stock of fighters moves too little to tell in 12 draws: given its
-    # parameters a run's history varies little (docs/calibration.md)
-    post = _small_posterior(12)
+    # governorates); the stock of fighters moves too little to tell in a few draws: given
+    # its parameters a run's history varies little (docs/calibration.md). The shift is small
+    # (~4-6% between reports at 0.5x and 2x), so it is judged draw by draw, paired: the mean
+    # log ratio is positive with a paired t above 2 (2.8 on the shipped posterior's first
+    # 24 draws; the negative control below: without reports the filter only simulates)
+    post = _small_posterior(24)
     lo = filter_origin(post, IRAQ_2020, particles=16, obs=_obs(0.5))
     hi = filter_origin(post, IRAQ_2020, particles=16, obs=_obs(2.0))
     v_lo, v_hi = (s.state["insurgency.violence"].sum(axis=1) for s in (lo, hi))
-    assert v_lo.mean() < v_hi.mean() and (v_lo < v_hi).mean() >= 0.75
+    d = np.log(v_hi / v_lo)
+    assert d.mean() > 0.02 and d.mean() / d.std(ddof=1) * np.sqrt(len(d)) > 2.0
     # and the reports at twice the real level are far less likely under the same draws
     assert hi.loglik.mean() < lo.loglik.mean() - 50
     assert lo.loglik.mean() < 0 and hi.loglik.mean() < 0

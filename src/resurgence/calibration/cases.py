@@ -56,9 +56,9 @@ IRAQ_2020 = Case(
         # observation model
         "rate_ctc", "rate_musings", "musings_drift", "rate_militia", "sb_deaths_per_attack",
         "sb_deaths_background", "sb_events_per_attack", "sb_events_background",
-        "is_events_per_attack",
+        "is_events_per_attack", "ucdp_deaths_drift", "ucdp_events_drift",
     ),
-    forecast_only=("musings_walk", "musings_persist"),
+    forecast_only=("musings_walk", "musings_persist", "ucdp_walk", "ucdp_persist"),
     prior_overrides={
         # January 2018: estimates swing from ~1,000 (coalition, Dec 2017) to 15,500-17,100
         # (Lead IG, mid-2018, incl. supporters): a wide prior centred on a few thousand

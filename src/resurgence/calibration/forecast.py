@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from resurgence.calibration import obsmodel
+from resurgence.calibration import drift, obsmodel
 from resurgence.calibration.cases import case_observations, get_case
 from resurgence.calibration.posterior import Posterior, shipped
 from resurgence.core.atomic import atomic_output_path
@@ -52,35 +52,8 @@ def month_bounds(start: dt.date, months: int) -> tuple[np.ndarray, np.ndarray]:
     return s, e
 
 
-def musings_path(params: ParamSet, run_ids, window, ps, pe, seed: int) -> np.ndarray:
-    """``(n, M)`` multiplier of ``rate_musings`` in each forecast month: the ratio reached at
-    Musings' last report (``musings_drift`` across its reports, see
-    :func:`resurgence.calibration.obsmodel.musings_ratio`), then the drift going on, damped,
-    with e-folding time ``musings_persist`` (years): ``drift * p * (1 - exp(-s / p))`` more
-    on the log scale ``s`` years after the last report (a damped trend; 0 where
-    ``musings_persist`` is absent or 0), and a random walk of ``musings_walk`` per
-    sqrt(year) from that date (each run's own stream)."""
-    n, M = len(run_ids), len(ps)
-    drift = params.values["musings_drift"] if "musings_drift" in params.values else np.zeros(n)
-    walk = params.values["musings_walk"] if "musings_walk" in params.values else np.zeros(n)
-    persist = (params.values["musings_persist"] if "musings_persist" in params.values
-               else np.zeros(n))
-    if window is None:
-        return np.ones((n, M))
-    held = obsmodel.musings_ratio(np.array([window[1] - 3]), window, drift)  # (n, 1)
-    mid = (ps.astype("datetime64[D]").astype(float) + pe.astype("datetime64[D]").astype(float)) / 2
-    since = np.maximum(mid - window[1].astype("datetime64[D]").astype(float), 0.0) / 365.25
-    p = np.maximum(np.asarray(persist, float), 0.0)[:, None]
-    damped = p * -np.expm1(-since[None, :] / np.where(p > 0, p, 1.0))  # (n, M), 0 where p = 0
-    dt_ = np.diff(np.concatenate([[0.0], since]))
-    z = np.stack([np.random.Generator(np.random.PCG64(np.random.SeedSequence(
-        seed, spawn_key=(int(r), 2)))).standard_normal(M) for r in run_ids])
-    bm = np.cumsum(np.sqrt(dt_)[None, :] * z, axis=1)
-    return held * np.exp(np.asarray(drift, float)[:, None] * damped + walk[:, None] * bm)
-
-
 def _monthly(arrays, params: ParamSet, run_ids, *, weeks0: np.datetime64, ps, pe, pop, seed,
-             window=None):
+             windows=None):
     """Per chunk: (n, M, R+1, S) monthly values of every series (last region = national)."""
     n, W, R = arrays["is_attacks"].shape
     wk = weeks0 + 7 * np.arange(W)
@@ -100,14 +73,21 @@ def _monthly(arrays, params: ParamSet, run_ids, *, weeks0: np.datetime64, ps, pe
     u = observation_uniforms(seed, run_ids, (M, R + 2, 3))
     p = {k: v[:, None, None] for k, v in params.values.items()}
     ctc = obsmodel.draw(p["rate_ctc"] * isa, obsmodel.DISPERSION["ctc"], u[:, :, :R, 0])
-    ratio = musings_path(params, run_ids, window, ps, pe, seed)[:, :, None]
+    wins = windows or {}
+
+    def path(rate):  # (n, M): the rate's reporting drift, continued (calibration.drift)
+        return drift.ratio_path(params.values, rate, run_ids, wins.get(rate), ps, pe, seed)
+
+    ratio = path("rate_musings")[:, :, None]
     inc = obsmodel.draw(p["rate_musings"] * ratio * (isa + mil), obsmodel.DISPERSION["musings"],
                         u[:, :, :R, 1])
     nat_is = isa.sum(axis=2)
     pp = {k: v[:, None] for k, v in params.values.items()}
-    deaths = obsmodel.draw(pp["sb_deaths_per_attack"] * nat_is + pp["sb_deaths_background"] * months,
+    deaths = obsmodel.draw(pp["sb_deaths_per_attack"] * path("sb_deaths_per_attack") * nat_is
+                           + pp["sb_deaths_background"] * months,
                            obsmodel.dispersion("ged_cm", "sb_deaths"), u[:, :, R, 2])
-    events = obsmodel.draw(pp["sb_events_per_attack"] * nat_is + pp["sb_events_background"] * months,
+    events = obsmodel.draw(pp["sb_events_per_attack"] * path("sb_events_per_attack") * nat_is
+                           + pp["sb_events_background"] * months,
                            obsmodel.dispersion("ged_cm", "sb_events"), u[:, :, R + 1, 2])
     out = np.full((n, M, R + 1, len(SERIES)), np.nan)
     w = pop / pop.sum()
@@ -198,7 +178,7 @@ def simulate_forecast(case: str = "iraq-2020", scenario: str | Path | Scenario =
     th = load_theatre(c.theatre)
     known = case_observations(c, post.until, published_before=post.until + dt.timedelta(days=1))
     fn = partial(_monthly, weeks0=np.datetime64(start, "D"), ps=ps, pe=pe, pop=th.population,
-                 seed=seed, window=obsmodel.drift_window(known, start=post.start))
+                 seed=seed, windows=drift.windows(known, start=post.start))
     params = post.paramset(np.arange(runs), overrides=sc.params or None)
     # runs start from each draw's filtered state on the origin where the posterior carries
     # one (no history to re-simulate), else they simulate the history from its start

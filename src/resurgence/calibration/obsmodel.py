@@ -21,16 +21,16 @@ ibc civilian_deaths    IS attacks (national)             ibc_deaths_per_attack x
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from resurgence.calibration.drift import DRIFT_PARAMS, Window, weekly_ratios, windows
 from resurgence.calibration.periods import cover
 from resurgence.core import samplers
 from resurgence.core.timegrid import period_weights
-from resurgence.model.params import Param, Prior, lognormal
+from resurgence.model.params import Param, lognormal
 
 N = "observation"
 
@@ -56,26 +56,12 @@ OBS_PARAMS: tuple[Param, ...] = (
        lognormal(5.0, 0.7), "GED 2018: Turkey-PKK 76 events"),
     _p("is_events_per_attack", 0.12, "events/attack", "UCDP GED events involving IS per IS attack",
        lognormal(0.12, 0.5), "GED 2018: 176 IS events vs CTC 1,470 attacks"),
-    _p("musings_drift", 0.0, "1/year",
-       "drift of Musings' log reporting ratio per year across its data (held after its last "
-       "report; the ratio then wanders by musings_walk)",
-       Prior("normal", 0.0, 0.6),
-       "Musings/CTC ratio 1.61 in 2018 and 0.68 in 2019 (issue #9): a source's reporting drifts"),
-    _p("musings_walk", 0.3, "1/sqrt(year)",
-       "random walk of Musings' log reporting ratio after its last report (sd per sqrt(year))",
-       lognormal(0.3, 0.5), "judgement: of the size of the 2018-2019 change over two years"),
-    _p("musings_persist", 1.0, "years",
-       "e-folding time of Musings' reporting drift after its last report: the drift goes on, "
-       "decaying, so the log ratio moves a further musings_drift x musings_persist at most",
-       lognormal(1.0, 0.7),
-       "judgement: a damped trend (Gardner & McKenzie 1985), as in the statistical baseline, "
-       "whose monthly slope damping has prior median 0.95 (e-folding 1.6 years); 80% prior "
-       "interval 0.4-2.5 years"),
     _p("ibc_deaths_per_attack", 2.0, "deaths/attack",
        "Iraq Body Count civilian deaths per IS attack (all perpetrators folded in; iraq-2011 case)",
        lognormal(2.0, 0.7),
        "derived: NCTC 2008-10 >300 killed/month in ~200 terrorist attacks/month (Fishman 2011), "
        "~1.5 per attack; IBC also counts non-IS violence"),
+    *DRIFT_PARAMS,
 )
 
 # negative-binomial size of each source's reporting noise (not fitted: identifiability);
@@ -125,7 +111,8 @@ class ObsDesign:
     #: counts are read as shares of the snapshot's total, see :func:`fit_rows`)
     snapshot: np.ndarray | None = None
     week_starts: np.ndarray | None = None  # (W,) datetime64[D]
-    drift_window: tuple[np.datetime64, np.datetime64] | None = None  # see drift_window()
+    #: span of each drifting series' reports, by rate parameter (see :mod:`.drift`)
+    drift_windows: dict[str, Window | None] | None = None
 
     @property
     def y(self) -> np.ndarray:
@@ -166,41 +153,7 @@ def design(obs: pd.DataFrame, week_starts: np.ndarray, codes: tuple[str, ...],
         background=np.array([b or "" for _, _, b in m]), months=days / DAYS_PER_MONTH,
         dispersion=np.array([dispersion(s, m) for s, m in zip(rows["source"], rows["metric"],
                                                                strict=True)]),
-        snapshot=snapshot, week_starts=ws, drift_window=drift_window(rows, national))
-
-
-def drift_window(obs: pd.DataFrame, national: str = "IQ", start: dt.date | None = None,
-                 ) -> tuple[np.datetime64, np.datetime64] | None:
-    """The span of Musings' national reports (weeks aside) from ``start`` on: its log
-    reporting ratio drifts by ``musings_drift`` a year across it and is held after it; None
-    without Musings rows.
-
-    ``start`` is the first simulated day of the fit (the posterior's start): the fit reads
-    only the rows inside its simulated weeks, so the forecast and the filter of origin
-    states must read the same span. Counting Musings' 2014-2017 rows as well put the
-    window's middle in 2016 and multiplied the drift by about two more years than it was
-    fitted over (issue #9: the backtest's Musings forecasts 3-5x the reports)."""
-    m = obs[(obs["source"] == "musings") & (obs["region"] == national)
-            & (obs["granularity"] != "week")]
-    if start is not None:
-        m = m[pd.to_datetime(m["period_start"]) >= pd.Timestamp(start)]
-    if m.empty:
-        return None
-    return (np.datetime64(pd.Timestamp(m["period_start"].min()).date(), "D"),
-            np.datetime64(pd.Timestamp(m["period_end"].max()).date(), "D"))
-
-
-def musings_ratio(week_starts: np.ndarray, window: tuple[np.datetime64, np.datetime64] | None,
-                  drift: np.ndarray) -> np.ndarray:
-    """``(n, W)`` multiplier of ``rate_musings`` in each week: ``exp(drift * tau)``, ``tau``
-    the week's mid-point in years from the window's middle, clipped to the window (so the
-    ratio is constant before the first report and held after the last)."""
-    if window is None:
-        return np.ones((len(drift), len(week_starts)))
-    a, b = (w.astype("datetime64[D]").astype(float) for w in window)
-    t = np.clip(np.asarray(week_starts, dtype="datetime64[D]").astype(float) + 3.5, a, b)
-    tau = (t - 0.5 * (a + b)) / 365.25
-    return np.exp(np.asarray(drift, float)[:, None] * tau[None, :])
+        snapshot=snapshot, week_starts=ws, drift_windows=windows(rows, national))
 
 
 def fit_rows(obs: pd.DataFrame, national: str = "IQ") -> pd.DataFrame:
@@ -246,10 +199,7 @@ def expected(d: ObsDesign, arrays: dict[str, np.ndarray], params: dict[str, np.n
     n = arrays["is_attacks"].shape[0]
     K = len(d.rows)
     x = np.zeros((n, K))
-    drifting = d.rate == "rate_musings"
-    ratio = None
-    if drifting.any() and d.week_starts is not None and "musings_drift" in params:
-        ratio = musings_ratio(d.week_starts, d.drift_window, params["musings_drift"])
+    ratios = weekly_ratios(d.week_starts, d.drift_windows or {}, params, d.rate)
     for qname in np.unique(d.quantity):
         if qname == "is":
             q = arrays["is_attacks"]
@@ -257,19 +207,17 @@ def expected(d: ObsDesign, arrays: dict[str, np.ndarray], params: dict[str, np.n
             q = arrays["militia_attacks_us"]
         else:
             q = arrays["is_attacks"] + arrays["militia_attacks_us"]
-        for drift_rows in (False, True):
-            sel = (d.quantity == qname) & (drifting == drift_rows)
-            if not sel.any():
-                continue
-            qq = q.astype(np.float64)
-            if drift_rows and ratio is not None:
-                qq = qq * ratio[:, :, None]
+        q64 = q.astype(np.float64)
+        qs = q64.sum(axis=2)  # national
+        for rate in np.unique(d.rate[d.quantity == qname]):
+            sel = (d.quantity == qname) & (d.rate == rate)
+            rt = ratios.get(rate)  # (n, W): the same in every governorate
             nat = sel & (d.region_index < 0)
             if nat.any():
-                x[:, nat] = qq.sum(axis=2) @ d.weights[:, nat]
+                x[:, nat] = (qs if rt is None else qs * rt) @ d.weights[:, nat]
             for r in np.unique(d.region_index[sel & (d.region_index >= 0)]):
                 cols = sel & (d.region_index == r)
-                x[:, cols] = qq[:, :, r] @ d.weights[:, cols]
+                x[:, cols] = (q64[:, :, r] if rt is None else q64[:, :, r] * rt) @ d.weights[:, cols]
     mu = np.empty_like(x)
     for name in np.unique(d.rate):
         cols = d.rate == name

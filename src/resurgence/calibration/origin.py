@@ -37,7 +37,8 @@ import pandas as pd
 from scipy import special
 
 from resurgence.calibration.cases import Case, case_observations
-from resurgence.calibration.obsmodel import MAPPING, dispersion, drift_window, musings_ratio
+from resurgence.calibration.drift import Window, weekly_ratios, windows
+from resurgence.calibration.obsmodel import MAPPING, dispersion
 from resurgence.calibration.periods import SOURCES, partition
 from resurgence.core.atomic import atomic_write_bytes
 from resurgence.core.errors import PosteriorError
@@ -114,13 +115,13 @@ class _Reports:
     complete: np.ndarray  # (K,) the week after which each report is complete
     label: list[str]
     week_starts: np.ndarray | None = None
-    drift_window: tuple[np.datetime64, np.datetime64] | None = None
+    drift_windows: dict[str, Window | None] | None = None  # by rate (calibration.drift)
 
 
 def reports(obs: pd.DataFrame, grid: WeekGrid, start: dt.date | None = None) -> _Reports:
     """Each source's non-overlapping national periods inside the simulated weeks; the
-    Musings drift window from ``start`` (the posterior's start, as in the fit; default the
-    grid's)."""
+    reporting-drift windows from ``start`` (the posterior's start, as in the fit; default
+    the grid's)."""
     first = grid.start.replace(day=1)
     if grid.start.day != 1:  # the first whole month on the grid
         first = (pd.Timestamp(first) + pd.offsets.MonthBegin(1)).date()
@@ -151,7 +152,7 @@ def reports(obs: pd.DataFrame, grid: WeekGrid, start: dt.date | None = None) -> 
     return _Reports(np.array([r[1] for r in rows]), W, q, rate, bg,
                     np.array([r[3] for r in rows], dtype=float),
                     np.array([dispersion(*r[0]) for r in rows]), complete,
-                    [r[4] for r in rows], ws, drift_window(obs, start=start or grid.start))
+                    [r[4] for r in rows], ws, windows(obs, start=start or grid.start))
 
 
 def _loglik(rep: _Reports, cols: np.ndarray, rec: dict[str, np.ndarray], t: int,
@@ -162,14 +163,13 @@ def _loglik(rep: _Reports, cols: np.ndarray, rec: dict[str, np.ndarray], t: int,
     qs = {"is": rec["is_attacks"][:t].sum(axis=2, dtype=np.float64),
           "militia": rec["militia_attacks_us"][:t].sum(axis=2, dtype=np.float64)}
     qs["is+militia"] = qs["is"] + qs["militia"]
-    ratio = None
+    # the drifting rates' ratios across their reports, as in the fit (calibration.drift)
+    ratios = weekly_ratios(None if rep.week_starts is None else rep.week_starts[:t],
+                           rep.drift_windows or {}, params.values, [rep.rate[k] for k in cols])
     for k in cols:
         q = qs[rep.quantity[k]]
-        if rep.rate[k] == "rate_musings" and rep.week_starts is not None:
-            if ratio is None:  # the Musings ratio drifts across its reports (obsmodel)
-                ratio = musings_ratio(rep.week_starts[:t], rep.drift_window,
-                                      params.values["musings_drift"]).T
-            q = q * ratio
+        if rep.rate[k] in ratios:
+            q = q * ratios[rep.rate[k]].T
         x = q.T @ rep.weights[:t, k]
         mu = params.values[rep.rate[k]] * x
         if rep.background[k]:
