@@ -10,13 +10,16 @@ convention (``rate_ctc`` has a tight prior around 1), which anchors the other ra
 source / metric        model quantity                    expected observation
 =====================  ================================  ==================================
 ctc is_attacks         IS attacks                        rate_ctc x attacks
-musings incidents      IS attacks + militia attacks      rate_musings x (IS + militia)
-ged(_cm) sb_deaths     IS attacks (national)             deaths_per_attack x attacks + bg
-ged(_cm) sb_events     IS attacks (national)             events_per_attack x attacks + bg
+musings incidents      IS attacks + militia attacks      rate_musings x drift x (IS + militia)
+ged(_cm) sb_deaths     IS attacks (national)             deaths_per_attack x drift x att. + bg
+ged(_cm) sb_events     IS attacks (national)             events_per_attack x drift x att. + bg
 ged is_events          IS attacks (by governorate)       is_events_per_attack x attacks
 literature militia     militia attacks on US sites       rate_militia x attacks
 ibc civilian_deaths    IS attacks (national)             ibc_deaths_per_attack x attacks
 =====================  ================================  ==================================
+
+``drift``: the series' reporting drift, ``exp(drift x tau)`` across its reports
+(:mod:`resurgence.calibration.drift`); the backgrounds do not drift.
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ def calibrate_cmd(
     case: Annotated[str, typer.Option(help="Case to fit.")] = "iraq-2020",
     until: Annotated[str | None, typer.Option(help="Last date of data to use (YYYY-MM-DD); default: the case's.")] = None,
     draws: Annotated[int, typer.Option(help="Posterior draws (= ABC particles).")] = 1000,
-    generations: Annotated[int, typer.Option(help="Maximum ABC-SMC generations (it stops earlier once the tolerance falls by under 2% a generation).")] = 20,
+    generations: Annotated[int, typer.Option(help="Maximum ABC-SMC generations (it stops earlier once the tolerance falls by under 2% a generation or the move acceptance falls below 3%).")] = 20,
     seed: Annotated[int, typer.Option("--seed", "-s", help="Root random seed.")] = 1,
     workers: Annotated[int, typer.Option("--workers", "-w", help="Local worker processes.")] = 1,
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for posterior.csv, diagnostics and the fit figure.")] = Path("calibration"),
