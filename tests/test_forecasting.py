@@ -248,3 +248,22 @@ def test_cli_backtest_writes_tables_and_refuses_bad_origins(tmp_path):
     r = CliRunner().invoke(app, ["backtest", "--no-simulator", "--origins", "June",
                                  "--out", str(tmp_path / "x")])
     assert r.exit_code == 2 and "--origins" in r.output and "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("freeze", ["", "v2", "v3"])
+def test_preregistered_freezes_are_unchanged(freeze):
+    """Every pre-registered freeze still holds the files its manifest hashed (by protocol a
+    freeze is never regenerated); each covers every target and the default method."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "preregistration" / freeze
+    man = json.loads((root / "manifest.json").read_text())
+    assert man["data"].startswith("observations up to 2020-11-30")
+    for name, digest in man["sha256"].items():
+        assert hashlib.sha256((root / name).read_bytes()).hexdigest() == digest, name
+    q = pd.read_csv(root / "quantiles.csv")
+    blend = set(q.loc[q["method"] == "blend", "target"])
+    assert {"musings_incidents_per_day_2021", "ctc_is_attacks_2021Q1",
+            "ucdp_sb_deaths_2021-01", "ucdp_sb_events_2023-12"} <= blend
