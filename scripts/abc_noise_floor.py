@@ -19,9 +19,8 @@ from functools import partial
 import numpy as np
 
 from resurgence.calibration.cases import IRAQ_2020
-from resurgence.calibration.inference import _score, history_setup
+from resurgence.calibration.inference import _score, history_runs, history_setup
 from resurgence.calibration.posterior import shipped
-from resurgence.runs.ensemble import map_runs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def dist(draws: np.ndarray, first: int) -> np.ndarray:
         ids = first + np.arange(len(draws))
-        return np.concatenate(map_runs(sc, post.paramset(draws), ids, seed, score,
+        return np.concatenate(history_runs(sc, post.paramset(draws), ids, seed, score,
                                        theatre=case.theatre, chunk_size=250))
 
     def q(x: np.ndarray) -> dict[str, float]:

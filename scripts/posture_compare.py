@@ -38,11 +38,10 @@ from scipy import special
 
 from resurgence.calibration import inference, obsmodel
 from resurgence.calibration.cases import IRAQ_2020
-from resurgence.calibration.inference import calibrate, history_setup
+from resurgence.calibration.inference import calibrate, history_runs, history_setup
 from resurgence.calibration.posterior import full_specs
 from resurgence.model.params import ParamSet
 from resurgence.model.structures import POSTURE_NEUTRAL, STRUCTURES
-from resurgence.runs.ensemble import map_runs
 
 #: mechanism and posture parameters varied on top of the case's calibrated ones
 EXTRA = ("detect_planning", "interdiction", "allee_fighters", "lead_recovery", "decap_rate",
@@ -140,7 +139,7 @@ def main() -> None:
         names = varied(name)
         u = u_all[:, [order.index(n) for n in names]]
         ids = np.arange(a.draws)
-        mu = np.concatenate(map_runs(sc, paramset(name, names, u), ids, a.seed, fn,
+        mu = np.concatenate(history_runs(sc, paramset(name, names, u), ids, a.seed, fn,
                                      theatre=case.theatre, chunk_size=250))[:, part]
         result["prior_predictive"][name] = scores(mu, y, k, np.random.default_rng(0))
         joint[name] = nb_logpmf(y[None, :], mu, k[None, :]).sum(axis=1)
@@ -166,7 +165,7 @@ def main() -> None:
             ps = ParamSet.defaults(specs, res.posterior.size).with_overrides(
                 {c: res.posterior.draws[c].to_numpy(float) for c in res.posterior.draws})
             ids = 10_000_000 + np.arange(res.posterior.size)
-            mu = np.concatenate(map_runs(sc, ps, ids, a.seed, fn, theatre=case.theatre,
+            mu = np.concatenate(history_runs(sc, ps, ids, a.seed, fn, theatre=case.theatre,
                                          chunk_size=250))
             d = obsmodel.distance(design, mu)
             s = scores(mu[:, part], y, k, np.random.default_rng(0))

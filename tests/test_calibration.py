@@ -34,6 +34,24 @@ def test_same_seed_same_posterior(small_fit):
                            small_fit.posterior.draws.to_numpy()[:10])
 
 
+def test_forecast_only_parameters_keep_their_prior(small_fit):
+    """The data cannot speak to what acts only after them: the forecast-only parameters'
+    posterior draws are fresh prior draws, whatever the ABC did (the same with 2 or 3
+    generations), while a fitted parameter's draws change with the fit."""
+    from scipy import stats
+
+    from resurgence.calibration.cases import IRAQ_2020
+    from resurgence.calibration.posterior import full_specs
+
+    shorter = calibrate("iraq-2020", until=UNTIL, particles=48, generations=2, seed=5)
+    a, b = small_fit.posterior.draws, shorter.posterior.draws
+    only = list(IRAQ_2020.forecast_only)
+    pd.testing.assert_frame_equal(a[only], b[only])
+    assert not np.allclose(a["rate_musings"], b["rate_musings"])
+    spec = {p.name: p for p in full_specs()}["musings_walk"]
+    assert stats.kstest(a["musings_walk"], spec.prior.dist().cdf).pvalue > 0.01
+
+
 def test_abc_tightens_tolerance_and_keeps_diversity(small_fit):
     gens = small_fit.generations
     eps = [g.epsilon for g in gens[1:]]

@@ -267,3 +267,30 @@ def test_preregistered_freezes_are_unchanged(freeze):
     blend = set(q.loc[q["method"] == "blend", "target"])
     assert {"musings_incidents_per_day_2021", "ctc_is_attacks_2021Q1",
             "ucdp_sb_deaths_2021-01", "ucdp_sb_events_2023-12"} <= blend
+
+
+def test_the_fit_holds_its_history_known():
+    """Every simulation of a fit (``inference.history_runs``: the ABC, its predictive check,
+    its SBC) follows the base record through the fitted history, as the origin filter and the
+    forecasts do; the same runs through a bare ``map_runs`` lose bases to the closure hazard
+    (the negative control: what the fit did before)."""
+    from resurgence.calibration.inference import history_runs, history_setup
+    from resurgence.calibration.posterior import full_specs
+    from resurgence.model.params import ParamSet
+    from resurgence.runs.ensemble import map_runs
+    from resurgence.scenario.drivers import compile_drivers
+    from resurgence.theatre.theatre import load_theatre
+
+    sc, _ = history_setup(IRAQ_2020, D(2020, 11, 30))
+    n = 40
+    ps = ParamSet.defaults(full_specs(), n).with_overrides(
+        {"closure_hazard_per_attack": np.full(n, 0.4)})  # 100x the default
+    known = np.concatenate(history_runs(sc, ps, np.arange(n), 3, _bases_open))
+    bare = np.concatenate(map_runs(sc, ps, np.arange(n), 3, _bases_open))
+    record = compile_drivers(sc, load_theatre("iraq")).base_open.sum(axis=1)  # (weeks,)
+    assert (known == record[None, :]).all()  # 100% of runs, every week of the history
+    assert (bare[:, -1] < record[-1]).mean() > 0.5
+
+
+def _bases_open(arrays, params, run_ids):
+    return arrays["bases_open"].reshape(len(run_ids), -1)

@@ -82,7 +82,7 @@ def test_the_filter_follows_the_reports():
     # governorates); the stock of fighters moves too little to tell in a few draws: given
     # its parameters a run's history varies little (docs/calibration.md). The shift is small
     # (~4-6% between reports at 0.5x and 2x), so it is judged draw by draw, paired: the mean
-    # log ratio is positive with a paired t above 2 (2.8 on the shipped posterior's first
+    # log ratio is positive with a paired t above 2 (3.4 on the shipped posterior's first
     # 24 draws; the negative control below: without reports the filter only simulates)
     post = _small_posterior(24)
     lo = filter_origin(post, IRAQ_2020, particles=16, obs=_obs(0.5))

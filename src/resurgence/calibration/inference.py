@@ -157,6 +157,18 @@ def history_setup(case: Case, until: dt.date, published_before: dt.date | None =
     return sc, design
 
 
+def history_runs(sc, params: ParamSet, run_ids: np.ndarray, seed: int, fn: Callable, *,
+                 theatre: str = "iraq", chunk_size: int = 250, workers: int = 1) -> list:
+    """:func:`~resurgence.runs.ensemble.map_runs` over a fit's history scenario (from
+    :func:`history_setup`), with the history **known** to its last day: bases follow the
+    record and attack-driven closures do not act (issue #9, item 2). Every simulation of
+    a fit, its predictive check and its simulation-based calibration goes through here, as
+    the filter of origin states and the forecasts hold the same history known."""
+    last = sc.start + dt.timedelta(days=7 * sc.weeks - 1)
+    return map_runs(sc, params, run_ids, seed, fn, theatre=theatre, known_until=last,
+                    chunk_size=chunk_size, workers=workers)
+
+
 def abc_smc(space: Space, simulate: Callable[[np.ndarray, int], np.ndarray],
             rng: np.random.Generator, *, particles: int = 1000, generations: int = 6,
             alpha: float = 0.5, min_acceptance: float = 0.03, max_steps: int = 6,
@@ -258,8 +270,8 @@ def calibrate(case: str | Case = "iraq-2020", *, until: dt.date | None = None,
         ps = ParamSet.defaults(full_specs(), len(theta))
         ps = ps.with_overrides({p.name: theta[:, j] for j, p in enumerate(cal)})
         ids = first_run + np.arange(len(theta))
-        parts = map_runs(sc, ps, ids, seed, score, theatre=case.theatre,
-                         chunk_size=chunk_size, workers=workers)
+        parts = history_runs(sc, ps, ids, seed, score, theatre=case.theatre,
+                             chunk_size=chunk_size, workers=workers)
         return np.concatenate(parts)
 
     t0 = time.perf_counter()
@@ -267,6 +279,15 @@ def calibrate(case: str | Case = "iraq-2020", *, until: dt.date | None = None,
                           alpha=alpha, min_acceptance=min_acceptance, max_steps=max_steps,
                           progress=progress, min_improvement=min_improvement)
     draws = pd.DataFrame(theta, columns=[p.name for p in cal])
+    # forecast-only parameters act after the history, so the data say nothing of them and
+    # their posterior is their prior: drawn afresh, as the ABC's resampling would otherwise
+    # thin their spread by chance (musings_walk's sd fell to 0.59 of its prior's)
+    fresh = [j for j, p in enumerate(cal) if p.name in case.forecast_only]
+    if fresh:
+        u = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**31 + 1,))).random(
+            (len(draws), len(fresh)))
+        for k, j in enumerate(fresh):
+            draws[cal[j].name] = space.priors[j].ppf(u[:, k], cal[j].default)
     meta = {"method": "ABC-SMC", "seed": seed, "particles": particles,
             "generations": [g.__dict__ for g in gens], "observations": len(design.rows),
             "stopped": gens[-1].stopped, "identifiable": list(case.calibrated),

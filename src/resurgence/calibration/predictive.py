@@ -9,10 +9,9 @@ import pandas as pd
 
 from resurgence.calibration import obsmodel
 from resurgence.calibration.cases import get_case
-from resurgence.calibration.inference import history_setup
+from resurgence.calibration.inference import history_runs, history_setup
 from resurgence.calibration.posterior import Posterior
 from resurgence.core.rng import observation_uniforms
-from resurgence.runs.ensemble import map_runs
 
 LEVELS = (0.5, 0.8, 0.9)
 
@@ -30,8 +29,8 @@ def predictive(post: Posterior, *, runs: int | None = None, seed: int = 11,
     sc, design = history_setup(case, post.until)
     runs = runs or post.size
     fn = partial(_predict, design=design, seed=seed)
-    parts = map_runs(sc, post.paramset(np.arange(runs)), np.arange(runs), seed, fn,
-                     theatre=case.theatre, workers=workers)
+    parts = history_runs(sc, post.paramset(np.arange(runs)), np.arange(runs), seed, fn,
+                         theatre=case.theatre, workers=workers)
     return design.rows, np.concatenate(parts)
 
 

@@ -32,11 +32,10 @@ from scipy import stats
 
 from resurgence.calibration import obsmodel
 from resurgence.calibration.cases import Case, get_case
-from resurgence.calibration.inference import Space, _score, abc_smc, history_setup
+from resurgence.calibration.inference import Space, _score, abc_smc, history_runs, history_setup
 from resurgence.calibration.posterior import full_specs
 from resurgence.core.errors import ArgumentError
 from resurgence.model.params import ParamSet
-from resurgence.runs.ensemble import map_runs
 
 #: parameters of the iraq-2020 case that the observations identify (each has a series that
 #: measures it almost directly): the IS attack rate (CTC and UCDP counts), Musings'
@@ -194,9 +193,9 @@ def simulator_fit(case: str | Case = "iraq-2020", names: Sequence[str] = IDENTIF
 
     def fit(theta: np.ndarray, i: int) -> np.ndarray:
         # the synthetic truth: run 10**9 + i; observation noise from its own stream
-        mu = np.concatenate(map_runs(sc, params_at(theta[None, :]), np.array([10**9 + i]), seed,
-                                     partial(_expected, design=design), theatre=case.theatre,
-                                     workers=1))[0]
+        mu = np.concatenate(history_runs(sc, params_at(theta[None, :]), np.array([10**9 + i]),
+                                         seed, partial(_expected, design=design),
+                                         theatre=case.theatre, workers=1))[0]
         u = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**29, i))).random(len(mu))
         y = obsmodel.draw(mu, design.dispersion, u).astype(float)
         rows = design.rows.copy()
@@ -207,8 +206,8 @@ def simulator_fit(case: str | Case = "iraq-2020", names: Sequence[str] = IDENTIF
 
         def simulate(th: np.ndarray, first_run: int) -> np.ndarray:
             ids = offset + first_run + np.arange(len(th))
-            return np.concatenate(map_runs(sc, params_at(th), ids, seed, score,
-                                           theatre=case.theatre, workers=workers))
+            return np.concatenate(history_runs(sc, params_at(th), ids, seed, score,
+                                               theatre=case.theatre, workers=workers))
 
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**28, i)))
         theta_post, _ = abc_smc(space, simulate, rng, particles=particles,
