@@ -104,6 +104,13 @@ def test_levels_come_from_the_blend_and_the_brief_says_so(brief):
     assert y1[0] <= y1[1] <= y1[2]
     html = render_html(data, out).read_text()
     assert "levels in this table are the simulator" in html and "blend" in html
+    # the pathway table's IS-attack levels are the blend's; the other levels the simulator's
+    from resurgence.report import content
+
+    pt = content.pathway_table(data).set_index("outcome")[f"{REFERENCE}: median [80% interval]"]
+    first_year = pt[pt.index.str.startswith("IS attacks, first year")].iloc[0]
+    assert first_year.endswith("(blend)") and f"{y1[1]:,.0f}" in first_year
+    assert not pt[pt.index.str.startswith("IS fighters")].iloc[0].endswith("(blend)")
 
 
 def test_html_is_self_contained(brief):

@@ -145,6 +145,10 @@ def bottom_line(data: BriefData) -> str:
     ref_plan, fw_plan = _plans(data)
     a2 = fw.loc["is_attacks_y2"]
     rel = a2["effect_mid"] / max(a2["ref_mid"], 1.0)
+    # the plan's level: the blend's where the brief made it (as in the pathway table)
+    y2 = ((m.get("blended_attacks") or {}).get(m["reference"]) or {}).get("y2")
+    plan_level = (f"{fmt.num(y2[1])} (the blend's level)" if y2
+                  else fmt.num(a2["ref_mid"]))
     hg = fw.loc["holds_ground_24m"]
     infl = fw.loc["iran_influence_end"]
     infl_txt = (f"rises by {fmt.num(infl['effect_mid'])} on its 0-1 scale (no spread across "
@@ -162,7 +166,7 @@ def bottom_line(data: BriefData) -> str:
         f"Against the announced plan (US troops {ref_plan}), {fw_plan} would add about "
         f"{fmt.num(a2['effect_mid'])} IS attacks in the second year (80% interval "
         f"{fmt.num(a2['effect_lo'])} to {fmt.num(a2['effect_hi'])}; {rel:+.0%} on the plan's "
-        f"{fmt.num(a2['ref_mid'])}, counted on the model's CTC Sentinel scale); attacks rise in "
+        f"{plan_level}, counted on the model's CTC Sentinel scale); attacks rise in "
         f"{fmt.prob(a2['p_increase'])} of paired runs. The probability that IS holds ground "
         f"somewhere within two years goes from {fmt.prob(hg['ref_mid'])} to {fmt.prob(hg['mid'])} "
         f"({fmt.pp(hg['effect_mid'])}, 80% interval {fmt.pp(hg['effect_lo'])} to "
@@ -218,9 +222,11 @@ def levels_sentence(data: BriefData) -> str:
     yrs = data.meta.get("blended_attacks") or {}
     ref = data.meta.get("reference", "announced-2500")
     base = ("Effects are the simulator's paired contrasts (common random numbers); the levels "
-            "in this table are the simulator's.")
+            "in this table are the simulator's")
     if ref not in yrs or "y1" not in yrs[ref]:
-        return base + f" IS attacks in the fan chart: {data.meta.get('levels') or 'simulator level'}."
+        return base + (f". IS attacks in the fan chart: "
+                       f"{data.meta.get('levels') or 'simulator level'}.")
+    base += ", except the national IS attacks by year, marked (blend)."
     y1 = yrs[ref]["y1"]
     y2 = yrs[ref].get("y2")
     more = (f", second year {y2[1]:,.0f} [{y2[0]:,.0f}-{y2[2]:,.0f}]" if y2 else "")
@@ -230,14 +236,25 @@ def levels_sentence(data: BriefData) -> str:
             f"{y1[1]:,.0f} [{y1[0]:,.0f}-{y1[2]:,.0f}]{more}.")
 
 
+#: pathway outcomes whose reference level the blend gives (national IS attacks by year)
+BLENDED_OUTCOMES = {"is_attacks_y1": "y1", "is_attacks_y2": "y2"}
+
+
 def pathway_table(data: BriefData) -> pd.DataFrame:
-    """Pathway outcomes: the reference's level and the paired effects of three scenarios."""
+    """Pathway outcomes: the reference's level and the paired effects of three scenarios.
+    The national IS attacks of the first and second year take the blend's level (marked)
+    where the brief could make it; every other level, and every effect, is the simulator's."""
     ref = data.meta["reference"]
+    yrs = (data.meta.get("blended_attacks") or {}).get(ref, {})
     rows = []
     for (pathway, outcome), g in data.pathways.groupby(["pathway", "outcome"], sort=False):
         first = g.iloc[0]
+        lev = level(first, "ref_")
+        if BLENDED_OUTCOMES.get(outcome) in yrs:
+            lo, mid, hi = yrs[BLENDED_OUTCOMES[outcome]]
+            lev = fmt.interval(mid, lo, hi, first["kind"]) + " (blend)"
         row = {"pathway": pathway, "outcome": f"{first['label']} ({_unit(outcome)})",
-               f"{ref}: median [80% interval]": level(first, "ref_")}
+               f"{ref}: median [80% interval]": lev}
         for _, r in g.iterrows():
             if r["scenario"] in EFFECT_SCENARIOS:
                 row[f"{r['scenario']} minus {ref}"] = effect(r)
