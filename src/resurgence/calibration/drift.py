@@ -156,31 +156,44 @@ def weekly_ratios(week_starts: np.ndarray | None, wins: dict[str, Window | None]
             for r in dict.fromkeys(rates) if r in BY_RATE and BY_RATE[r].drift in params}
 
 
-def ratio_path(values: dict[str, np.ndarray], rate: str, run_ids, window: Window | None,
-               ps: np.ndarray, pe: np.ndarray, seed: int) -> np.ndarray:
-    """``(n, M)`` multiplier of ``rate`` in each forecast month: the ratio reached at the
-    series' last report (its drift across its reports, :func:`ratio`), then the drift going
-    on, damped, with e-folding time ``persist`` (years): ``drift * p * (1 - exp(-s / p))``
-    more on the log scale ``s`` years after the last report (0 where ``persist`` is absent
-    or 0), and a random walk of ``walk`` per sqrt(year) from that date (each run's own
-    stream ``SeedSequence(seed, spawn_key=(run, stream))``; series sharing a stream share
-    the walk's path)."""
-    d = BY_RATE[rate]
+def ratio_paths(values: dict[str, np.ndarray], rates, run_ids, wins: dict[str, Window | None],
+                ps: np.ndarray, pe: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+    """``(n, M)`` multiplier of each of ``rates`` in each forecast month: the ratio reached
+    at the series' last report (its drift across its reports, :func:`ratio`), then the drift
+    going on, damped, with e-folding time ``persist`` (years): ``drift * p * (1 - exp(-s /
+    p))`` more on the log scale ``s`` years after the last report (0 where ``persist`` is
+    absent or 0), and a random walk of ``walk`` per sqrt(year) from that date (each run's
+    own stream ``SeedSequence(seed, spawn_key=(run, stream))``, drawn once for the series
+    that share it, which share the walk's path)."""
     n, M = len(run_ids), len(ps)
-    if window is None:
-        return np.ones((n, M))
+    mid = (ps.astype("datetime64[D]").astype(float) + pe.astype("datetime64[D]").astype(float)) / 2
+    normals: dict[int, np.ndarray] = {}
 
     def get(name):
         return np.asarray(values[name], float) if name in values else np.zeros(n)
 
-    drift, walk, persist = get(d.drift), get(d.walk), get(d.persist)
-    held = ratio(np.array([window[1] - 3]), window, drift)  # (n, 1)
-    mid = (ps.astype("datetime64[D]").astype(float) + pe.astype("datetime64[D]").astype(float)) / 2
-    since = np.maximum(mid - window[1].astype("datetime64[D]").astype(float), 0.0) / 365.25
-    p = np.maximum(persist, 0.0)[:, None]
-    damped = p * -np.expm1(-since[None, :] / np.where(p > 0, p, 1.0))  # (n, M), 0 where p = 0
-    dt_ = np.diff(np.concatenate([[0.0], since]))
-    z = np.stack([np.random.Generator(np.random.PCG64(np.random.SeedSequence(
-        seed, spawn_key=(int(r), d.stream)))).standard_normal(M) for r in run_ids])
-    bm = np.cumsum(np.sqrt(dt_)[None, :] * z, axis=1)
-    return held * np.exp(drift[:, None] * damped + walk[:, None] * bm)
+    out = {}
+    for rate in dict.fromkeys(rates):
+        d, window = BY_RATE[rate], wins.get(rate)
+        if window is None:
+            out[rate] = np.ones((n, M))
+            continue
+        drift, walk, persist = get(d.drift), get(d.walk), get(d.persist)
+        held = ratio(np.array([window[1] - 3]), window, drift)  # (n, 1)
+        since = np.maximum(mid - window[1].astype("datetime64[D]").astype(float), 0.0) / 365.25
+        p = np.maximum(persist, 0.0)[:, None]
+        damped = p * -np.expm1(-since[None, :] / np.where(p > 0, p, 1.0))  # 0 where p = 0
+        if d.stream not in normals:
+            normals[d.stream] = np.stack([np.random.Generator(np.random.PCG64(
+                np.random.SeedSequence(seed, spawn_key=(int(r), d.stream)))).standard_normal(M)
+                for r in run_ids])
+        dt_ = np.diff(np.concatenate([[0.0], since]))
+        bm = np.cumsum(np.sqrt(dt_)[None, :] * normals[d.stream], axis=1)
+        out[rate] = held * np.exp(drift[:, None] * damped + walk[:, None] * bm)
+    return out
+
+
+def ratio_path(values: dict[str, np.ndarray], rate: str, run_ids, window: Window | None,
+               ps: np.ndarray, pe: np.ndarray, seed: int) -> np.ndarray:
+    """:func:`ratio_paths` of one rate."""
+    return ratio_paths(values, [rate], run_ids, {rate: window}, ps, pe, seed)[rate]

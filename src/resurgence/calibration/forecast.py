@@ -73,20 +73,19 @@ def _monthly(arrays, params: ParamSet, run_ids, *, weeks0: np.datetime64, ps, pe
     u = observation_uniforms(seed, run_ids, (M, R + 2, 3))
     p = {k: v[:, None, None] for k, v in params.values.items()}
     ctc = obsmodel.draw(p["rate_ctc"] * isa, obsmodel.DISPERSION["ctc"], u[:, :, :R, 0])
-    wins = windows or {}
-
-    def path(rate):  # (n, M): the rate's reporting drift, continued (calibration.drift)
-        return drift.ratio_path(params.values, rate, run_ids, wins.get(rate), ps, pe, seed)
-
-    ratio = path("rate_musings")[:, :, None]
+    # (n, M) each drifting rate's reporting drift, continued (calibration.drift)
+    path = drift.ratio_paths(params.values, ("rate_musings", "sb_deaths_per_attack",
+                                             "sb_events_per_attack"),
+                             run_ids, windows or {}, ps, pe, seed)
+    ratio = path["rate_musings"][:, :, None]
     inc = obsmodel.draw(p["rate_musings"] * ratio * (isa + mil), obsmodel.DISPERSION["musings"],
                         u[:, :, :R, 1])
     nat_is = isa.sum(axis=2)
     pp = {k: v[:, None] for k, v in params.values.items()}
-    deaths = obsmodel.draw(pp["sb_deaths_per_attack"] * path("sb_deaths_per_attack") * nat_is
+    deaths = obsmodel.draw(pp["sb_deaths_per_attack"] * path["sb_deaths_per_attack"] * nat_is
                            + pp["sb_deaths_background"] * months,
                            obsmodel.dispersion("ged_cm", "sb_deaths"), u[:, :, R, 2])
-    events = obsmodel.draw(pp["sb_events_per_attack"] * path("sb_events_per_attack") * nat_is
+    events = obsmodel.draw(pp["sb_events_per_attack"] * path["sb_events_per_attack"] * nat_is
                            + pp["sb_events_background"] * months,
                            obsmodel.dispersion("ged_cm", "sb_events"), u[:, :, R + 1, 2])
     out = np.full((n, M, R + 1, len(SERIES)), np.nan)
