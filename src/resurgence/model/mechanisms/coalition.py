@@ -122,11 +122,6 @@ class Coalition(Module):
         self._open = None  # the reach is recomputed from the open bases at the next step
         self._tf = None
 
-    def _changed_rows(self, open_: np.ndarray) -> np.ndarray:
-        if self._open is None:
-            return np.ones(open_.shape[0], dtype=bool)
-        return (open_ != self._open).any(axis=1)
-
     def _update_reach(self, open_: np.ndarray, changed: np.ndarray) -> None:
         """The reach of each enabler from the nearest open base, recomputed for the runs whose
         open bases changed (all of them at the first step)."""
@@ -150,7 +145,6 @@ class Coalition(Module):
                 1.0 - np.exp(-p.closure_hazard_per_attack * attacks))
         if self._pre is None:  # per-run parameters of the kernels (built at the first step)
             self._pre = np.ascontiguousarray(p.troops_ref[:, 0])
-            self._no_hz = np.zeros((sim.n, 0))
         responsive = bool(pol.responsive and sim.elapsed(t) > 0)
         (s.exit_started, s.exit_frac, s.troops, s.base_closed, open_, changed, s.troop_ratio,
          base) = _presence(
@@ -162,8 +156,8 @@ class Coalition(Module):
             self._open if self._open is not None else open_placeholder(sim.n, B),
             self._open is None, sim.out("us_troops", t), sim.out("bases_open", t))
         s.base_open = open_
-        if self._open is None or changed:
-            self._update_reach(open_, self._changed_rows(open_))
+        if changed.any():  # every run at the first step
+            self._update_reach(open_, changed)
         reach = self._reach_cache
         present = s.troops > 0
         # the elasticity terms stay in NumPy (its power and the C library's can differ in the
@@ -198,8 +192,9 @@ def _presence(responsive, pressure, threshold, exit_step, exit_started, exit_fra
     former NumPy step): a responsive exit once pressure crosses the threshold, troops, the
     attack-driven closures (``hz``: this week's closure hazard per base, or no columns when it
     does not act), the open bases, the troop ratio and ``where(clip(ratio) > 0, clip(ratio),
-    1)`` (the base of the elasticity terms). ``changed`` says whether any run's open bases
-    differ from ``prev_open``. Troops and open bases are recorded into ``rec_*``."""
+    1)`` (the base of the elasticity terms). ``changed`` says which runs' open bases differ
+    from ``prev_open`` (every run when ``first``). Troops and open bases are recorded into
+    ``rec_*``."""
     n, B = base_closed.shape
     started = np.empty((n, 1), dtype=np.bool_)
     frac = np.empty((n, 1))
@@ -209,7 +204,7 @@ def _presence(responsive, pressure, threshold, exit_step, exit_started, exit_fra
     ratio = np.empty((n, 1))
     base = np.empty((n, 1))
     hazard = hz.shape[1] > 0
-    changed = False
+    changed = np.empty(n, dtype=np.bool_)
     for i in range(n):
         st, fr = exit_started[i, 0], exit_frac[i, 0]
         if responsive:
@@ -223,6 +218,7 @@ def _presence(responsive, pressure, threshold, exit_step, exit_started, exit_fra
         rec_troops[i, 0] = tr
         present = tr > 0
         n_open = 0
+        ch = first
         for b in range(B):
             c = base_closed[i, b]
             if hazard:
@@ -232,8 +228,9 @@ def _presence(responsive, pressure, threshold, exit_step, exit_started, exit_fra
             open_[i, b] = o
             if o:
                 n_open += 1
-            if not first and o != prev_open[i, b]:
-                changed = True
+            if o != prev_open[i, b]:
+                ch = True
+        changed[i] = ch
         rec_bases[i, 0] = float(n_open)
         r = tr / troops_ref[i]
         ratio[i, 0] = r
