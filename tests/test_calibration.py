@@ -375,6 +375,18 @@ def test_ucdp_event_noise_is_bounded_by_the_months_before_the_first_origin():
     assert (d.dispersion[(d.rows["metric"] == "sb_events").to_numpy()] == events).all()
 
 
+def _tilted(rows, slope: float) -> pd.DataFrame:
+    """The case's reports with the ``rows`` tilted by ``exp(slope * tau)``, tau in years
+    from 2019-06-15 (counts rounded), every other row as reported."""
+    real = case_observations(IRAQ_2020, IRAQ_2020.until)
+    tau = ((pd.to_datetime(real["period_start"]) - pd.Timestamp("2019-06-15")).dt.days
+           / 365.25).to_numpy()
+    m = rows(real).to_numpy()
+    obs = real.copy()
+    obs.loc[m, "value"] = np.round(obs.loc[m, "value"] * np.exp(slope * tau[m]))
+    return obs
+
+
 def test_the_fit_recovers_a_tilted_ucdp_deaths_ratio(monkeypatch):
     """Synthetic truth for the reporting drift: the case's own reports with UCDP's monthly
     deaths tilted by exp(+-0.8 tau) (tau in years from the middle of their span), every other
@@ -384,14 +396,10 @@ def test_the_fit_recovers_a_tilted_ucdp_deaths_ratio(monkeypatch):
     instead, and CTC, Musings and the events would not let it)."""
     import resurgence.calibration.inference as inf
 
-    real = case_observations(IRAQ_2020, IRAQ_2020.until)
-    m = ((real["source"] == "ged_cm") & (real["metric"] == "sb_deaths")
-         & (real["region"] == "IQ")).to_numpy()
-    t = (pd.to_datetime(real["period_start"]) - pd.Timestamp("2019-06-15")).dt.days / 365.25
     medians = {}
     for tilt in (-0.8, 0.8):
-        obs = real.copy()
-        obs.loc[m, "value"] = np.round(obs.loc[m, "value"] * np.exp(tilt * t[m]))
+        obs = _tilted(lambda r: (r["source"] == "ged_cm") & (r["metric"] == "sb_deaths")
+                      & (r["region"] == "IQ"), tilt)
         monkeypatch.setattr(inf, "case_observations", lambda *a, _o=obs, **k: _o)
         res = inf.calibrate("iraq-2020", particles=200, generations=6, seed=5)
         medians[tilt] = res.posterior.draws[["ucdp_deaths_drift", "ucdp_events_drift"]].median()
@@ -422,12 +430,7 @@ def test_the_simulator_fitted_to_a_synthetic_decline_or_rise(slope, monkeypatch)
     import resurgence.calibration.forecast as fc
     import resurgence.calibration.inference as inf
 
-    real = case_observations(IRAQ_2020, IRAQ_2020.until)
-    start = pd.to_datetime(real["period_start"])
-    tau = ((start - pd.Timestamp("2019-06-15")).dt.days / 365.25).to_numpy()
-    obs = real.copy()
-    late = (start >= "2018-01-01").to_numpy()
-    obs.loc[late, "value"] = np.round(obs.loc[late, "value"] * np.exp(slope * tau[late]))
+    obs = _tilted(lambda r: pd.to_datetime(r["period_start"]) >= "2018-01-01", slope)
     monkeypatch.setattr(inf, "case_observations", lambda *a, **k: obs)
     monkeypatch.setattr(fc, "case_observations", lambda *a, **k: obs)
     post = inf.calibrate("iraq-2020", particles=150, generations=5, seed=3).posterior
